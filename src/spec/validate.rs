@@ -1,0 +1,159 @@
+//! Sloth's validation rules (`sloth.dev/core/validate/v1`) as small checks that return a
+//! message, so loaders can attach the position of the offending value.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::diag::{Diagnostics, Pos};
+
+static NAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$").expect("static regex"));
+static WINDOW_VAR_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{\{ *\.window *\}\}").expect("static regex"));
+static LEGACY_LABEL_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").expect("static regex"));
+
+const NAME_RULE: &str = "name must start and end with an alphanumeric and can only contain alphanumeric, '.', '_', and '-'";
+
+/// Check a service, SLO name or ID against Sloth's name rule (at least two characters).
+pub fn name(what: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("invalid SLO {what}: required"));
+    }
+    if !NAME_RE.is_match(value) {
+        return Err(format!("invalid SLO {what}: {NAME_RULE}"));
+    }
+    Ok(())
+}
+
+/// Objective in percent must be in (0, 100].
+pub fn objective(value: f64) -> Result<(), String> {
+    if value.is_nan() || value <= 0.0 || value > 100.0 {
+        return Err(format!("objective must >0 and <=100 (got {value})"));
+    }
+    Ok(())
+}
+
+/// Check labels (SLO, alert) and annotations: `what` is "SLO label", "alert label" or
+/// "alert annotation". Reports at the key or value position.
+pub fn labels(
+    what: &str,
+    entries: &[(String, Pos, Pos)],
+    values: &super::model::Labels,
+    diags: &mut Diagnostics,
+) {
+    for (key, key_pos, value_pos) in entries {
+        if key == "__name__" && what.ends_with("label") {
+            diags.error(
+                *key_pos,
+                format!(
+                    "invalid {what} key \"__name__\": the label key \"__name__\" is not allowed"
+                ),
+            );
+        } else if key.is_empty() {
+            diags.error(
+                *key_pos,
+                format!("invalid {what} key \"\": the label key \"\" is not valid"),
+            );
+        } else if !LEGACY_LABEL_RE.is_match(key) {
+            diags.warning(
+                *key_pos,
+                format!(
+                    "{what} key {key:?} is only valid in Prometheus >= 3.0 (UTF-8 names); older Prometheus rejects it"
+                ),
+            );
+        }
+        if let Some(v) = values.get(key)
+            && v.is_empty()
+        {
+            let kind = if what.ends_with("annotation") {
+                "annotation"
+            } else {
+                "label"
+            };
+            diags.error(
+                *value_pos,
+                format!("invalid {what} value \"\": the {kind} value is required"),
+            );
+        }
+    }
+}
+
+/// Check a PromQL query template: non-empty, uses `{{.window}}`, nothing else templated,
+/// and parses as PromQL once the window is substituted. `what` is "sli error query" etc.
+pub fn query_template(what: &str, query: &str) -> Result<(), String> {
+    if query.trim().is_empty() {
+        return Err(format!(
+            "invalid SLI: {what} template: query template is required: required"
+        ));
+    }
+    if !WINDOW_VAR_RE.is_match(query) {
+        return Err(format!(
+            "invalid SLI: {what} template: template must contain the {{{{ .window }}}} variable"
+        ));
+    }
+    let rendered = render_window(query, "1m");
+    if rendered.contains("{{") {
+        return Err(format!(
+            "invalid SLI: {what} template: only the {{{{ .window }}}} variable is available"
+        ));
+    }
+    let kind = what.trim_end_matches(" query");
+    promql_parser::parser::parse(&rendered)
+        .map(|_| ())
+        .map_err(|e| format!("invalid SLI: {kind} query expression: {}", e.trim()))
+}
+
+/// Replace every `{{.window}}` (any inner spacing) with `window`.
+pub fn render_window(query: &str, window: &str) -> String {
+    WINDOW_VAR_RE.replace_all(query, window).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_sloth() {
+        assert!(name("name", "requests-availability").is_ok());
+        assert!(
+            name("name", "a").is_err(),
+            "one character is too short for Sloth's regex"
+        );
+        assert_eq!(
+            name("name", "-bad").unwrap_err(),
+            format!("invalid SLO name: {NAME_RULE}")
+        );
+        assert_eq!(
+            name("service", "").unwrap_err(),
+            "invalid SLO service: required"
+        );
+    }
+
+    #[test]
+    fn objectives_in_range() {
+        assert!(objective(100.0).is_ok());
+        assert!(objective(0.0).is_err());
+        assert!(objective(100.0001).is_err());
+        assert!(objective(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn query_templates() {
+        assert!(query_template("sli error query", "sum(rate(x[{{.window}}]))").is_ok());
+        assert!(query_template("sli error query", "sum(rate(x[{{ .window }}]))").is_ok());
+        let e = query_template("sli error query", "sum(rate(x[5m]))").unwrap_err();
+        assert_eq!(
+            e,
+            "invalid SLI: sli error query template: template must contain the {{ .window }} variable"
+        );
+        let e = query_template("sli error query", "sum(rate(x[{{.Window}}]))").unwrap_err();
+        assert!(e.contains("must contain"), "{e}");
+        let e = query_template("sli total query", "sum(rate(x[{{.window}}])").unwrap_err();
+        assert!(
+            e.starts_with("invalid SLI: sli total query expression: "),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The one place that knows the YAML library: text in, a tree of positioned nodes out.
+//!
+//! Spec loaders walk [`Node`]s by hand instead of deriving serde types, because a
+//! validator must report *every* problem with the line and column of the offending
+//! value (serde stops at the first error and forgets positions of values it accepted).
+//! Swapping the YAML crate means rewriting only this file.
+
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+
+use super::diag::Pos;
+
+/// A YAML value with the position where it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// Where the value starts (1-based line and column).
+    pub pos: Pos,
+    /// The value.
+    pub value: Value,
+}
+
+/// The shapes a YAML value can take.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// `null`, `~` or nothing.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number (also `.inf`, `.nan`).
+    Float(f64),
+    /// A string (quoted or plain).
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in document order; keys are kept as text with their positions.
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Key {
+    /// The key as text (`1` and `true` keys become `"1"` and `"true"`).
+    pub name: String,
+    /// Where the key starts.
+    pub pos: Pos,
+}
+
+/// A YAML syntax error with its position.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SyntaxError {
+    /// Where the parser gave up.
+    pub pos: Pos,
+    /// The parser's description.
+    pub message: String,
+}
+
+impl Node {
+    /// A short name of the value's type, for "expected X, found Y" messages.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "number",
+            Value::Str(_) => "string",
+            Value::Seq(_) => "list",
+            Value::Map(_) => "mapping",
+        }
+    }
+    /// The scalar as text, as a YAML-to-JSON-to-Go decoder would accept it for a string field
+    /// (numbers and booleans are not strings there; only `Str` counts).
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Parse every document of `text`, with positions relative to the whole text, offset by
+/// `line_offset` lines (for callers that split multi-document files themselves).
+pub fn parse(text: &str, line_offset: usize) -> Result<Vec<Node>, SyntaxError> {
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
+        pos: Pos::new(e.marker().line() + line_offset, e.marker().col() + 1),
+        message: e.info().to_string(),
+    })?;
+    Ok(docs.iter().map(|d| convert(d, line_offset)).collect())
+}
+
+fn pos_of(node: &MarkedYaml<'_>, line_offset: usize) -> Pos {
+    Pos::new(
+        node.span.start.line() + line_offset,
+        node.span.start.col() + 1,
+    )
+}
+
+fn convert(node: &MarkedYaml<'_>, line_offset: usize) -> Node {
+    let pos = pos_of(node, line_offset);
+    let value = match &node.data {
+        YamlData::Value(s) => scalar(s),
+        YamlData::Representation(text, _, _) => Value::Str(text.to_string()),
+        YamlData::Sequence(items) => {
+            Value::Seq(items.iter().map(|n| convert(n, line_offset)).collect())
+        }
+        YamlData::Mapping(map) => Value::Map(
+            map.iter()
+                .map(|(k, v)| {
+                    let name = match &k.data {
+                        YamlData::Value(s) => scalar_text(s),
+                        YamlData::Representation(text, _, _) => text.to_string(),
+                        _ => String::from("<complex key>"),
+                    };
+                    (
+                        Key {
+                            name,
+                            pos: pos_of(k, line_offset),
+                        },
+                        convert(v, line_offset),
+                    )
+                })
+                .collect(),
+        ),
+        YamlData::Tagged(_, inner) => return convert(inner, line_offset),
+        YamlData::Alias(_) | YamlData::BadValue => Value::Null,
+    };
+    Node { pos, value }
+}
+
+fn scalar(s: &Scalar<'_>) -> Value {
+    match s {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(b) => Value::Bool(*b),
+        Scalar::Integer(i) => Value::Int(*i),
+        Scalar::FloatingPoint(f) => Value::Float(f.into_inner()),
+        Scalar::String(s) => Value::Str(s.to_string()),
+    }
+}
+
+fn scalar_text(s: &Scalar<'_>) -> String {
+    match s {
+        Scalar::Null => "null".into(),
+        Scalar::Boolean(b) => b.to_string(),
+        Scalar::Integer(i) => i.to_string(),
+        Scalar::FloatingPoint(f) => f.into_inner().to_string(),
+        Scalar::String(s) => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_point_at_values() {
+        let docs = parse("a: 1\nb:\n  c: \"x\"\n", 0).unwrap();
+        let Value::Map(m) = &docs[0].value else {
+            panic!("expected map")
+        };
+        assert_eq!(m[0].0.pos, Pos::new(1, 1));
+        assert_eq!(m[0].1.pos, Pos::new(1, 4));
+        let Value::Map(inner) = &m[1].1.value else {
+            panic!("expected map")
+        };
+        assert_eq!(inner[0].1.pos, Pos::new(3, 6));
+        assert_eq!(inner[0].1.value, Value::Str("x".into()));
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let err = parse("a: \"unterminated\nb: 2\n", 10).unwrap_err();
+        assert!(err.pos.line > 10, "{err:?}");
+    }
+}
