@@ -229,12 +229,7 @@ pub fn timeseries(
     defaults.color = json!({"mode": "palette-classic"});
     defaults.custom = custom;
     let options = json!({
-        "legend": {
-            "calcs": ["lastNotNull", "max"],
-            "displayMode": "table",
-            "placement": "bottom",
-            "showLegend": true
-        },
+        "legend": {"calcs": [], "displayMode": "list", "placement": "bottom", "showLegend": true},
         "tooltip": {"mode": "multi", "sort": "desc"}
     });
     query_panel(
@@ -257,6 +252,7 @@ pub fn state_timeline(
     description: &str,
     query: Query,
     mut defaults: FieldDefaults,
+    overrides: Vec<Override>,
 ) -> Panel {
     defaults.custom = json!({"fillOpacity": 80, "hideFrom": {"legend": false, "tooltip": false, "viz": false}, "lineWidth": 0});
     let options = json!({
@@ -275,10 +271,15 @@ pub fn state_timeline(
         QueryKind::Range,
         FieldConfig {
             defaults,
-            overrides: Vec::new(),
+            overrides,
         },
         options,
     )
+}
+
+/// An override setting properties on fields whose display name matches `regex`.
+pub fn by_regexp(regex: &str, properties: Vec<(&str, Value)>) -> Override {
+    override_for("byRegexp", regex, properties)
 }
 
 /// A table of instant queries merged into one row per label set. `organize` is Grafana's

@@ -10,8 +10,8 @@ use crate::spec::{Severity, Tier};
 use super::model::{Dashboard, Override, Panel, Thresholds};
 use super::overview::{alert_state_mapping, budget_thresholds, burn_thresholds, status_table};
 use super::panels::{
-    Layout, Query, by_name, by_ref_id, defaults, line_style, ref_id, stat, state_timeline, table,
-    timeseries, value_mapping,
+    Layout, Query, by_name, by_ref_id, by_regexp, defaults, line_style, ref_id, stat,
+    state_timeline, table, timeseries, value_mapping,
 };
 use super::query::{Filter, alert_state, burn_rate, number, selector, sli};
 use super::series::{
@@ -346,6 +346,7 @@ fn probe_panels(grid: &mut Layout) {
              saturation, RDS status).",
             Query::new(PROBE_SUCCESS, "{{target}}"),
             ok,
+            Vec::new(),
         ),
     );
     let entries: Vec<(&str, &str, &str)> = CLASSIFICATIONS
@@ -379,8 +380,23 @@ fn probe_panels(grid: &mut Layout) {
             "Classification",
         ),
     );
-    let mut present = defaults("none", None, Thresholds::new("green", &[]));
-    present.mappings = vec![value_mapping(&[("1", "current", "red")])];
+    let mut present = defaults("none", None, Thresholds::new("red", &[]));
+    present.mappings = vec![value_mapping(&[("1", "failing", "red")])];
+    // Lanes are named `<target>: <classification>`; colour them like the table does.
+    let lane_overrides = [("orange", "degraded"), ("green", "healthy")]
+        .into_iter()
+        .map(|(color, text)| {
+            let names: Vec<&str> = CLASSIFICATIONS
+                .iter()
+                .filter(|(_, c)| *c == color)
+                .map(|(name, _)| *name)
+                .collect();
+            by_regexp(
+                &format!(".*: ({})", names.join("|")),
+                vec![("mappings", json!([value_mapping(&[("1", text, color)])]))],
+            )
+        })
+        .collect();
     grid.add(
         12,
         8,
@@ -393,6 +409,7 @@ fn probe_panels(grid: &mut Layout) {
                 "{{target}}: {{classification}}",
             ),
             present,
+            lane_overrides,
         ),
     );
     grid.add(
