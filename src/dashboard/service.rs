@@ -147,10 +147,9 @@ fn burn_panel(s: &SloWindows<'_>, severity: Severity) -> Panel {
         (
             format!("{} burn rate", capitalize(sev)),
             format!(
-                "Error ratio per window divided by the error budget ({}x = budget gone in \
+                "Error ratio per window divided by the error budget (1x = budget gone in \
                  exactly the {period} period). The {sev} alert fires while the short and the \
                  long window of a pair are both above its dashed threshold. {}.",
-                1,
                 lines.join("; ")
             ),
         )
