@@ -3,6 +3,7 @@
 //! `anyhow` and decides exit statuses (0 ok, 1 "unhealthy" where a command defines it,
 //! 2 usage, config or input errors).
 
+pub mod generate_dashboards;
 mod validate;
 
 use std::process::ExitCode;
@@ -45,6 +46,9 @@ enum Command {
     /// several documents per file. Exit 0 when valid (warnings are printed but do not
     /// fail), 2 when any problem is found.
     Validate(validate::Args),
+    /// Grafana dashboards from the specs (to be moved under `generate dashboards`).
+    #[command(name = "generate-dashboards", hide = true)]
+    GenerateDashboards(generate_dashboards::Args),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -53,6 +57,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::GenerateDashboards(args) => generate_dashboards::run(args),
     };
     match result {
         Ok(code) => code,
