@@ -3,6 +3,8 @@
 //! `anyhow` and decides exit statuses (0 ok, 1 "unhealthy" where a command defines it,
 //! 2 usage, config or input errors).
 
+mod history;
+mod probe;
 mod validate;
 
 use std::process::ExitCode;
@@ -45,6 +47,10 @@ enum Command {
     /// several documents per file. Exit 0 when valid (warnings are printed but do not
     /// fail), 2 when any problem is found.
     Validate(validate::Args),
+    /// Active diagnostic probes (`probe db`: database connectivity, layer by layer).
+    Probe(probe::Args),
+    /// Read the history store: probe runs (and, with the daemon, alerts).
+    History(history::Args),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -53,6 +59,8 @@ pub fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Probe(args) => probe::run(args),
+        Command::History(args) => history::run(args),
     };
     match result {
         Ok(code) => code,

@@ -145,7 +145,7 @@ fn auth_error(e: &tokio_postgres::Error, target: &ProbeTarget) -> AuthError {
     if e.is_closed() {
         return AuthError::Closed;
     }
-    let text = e.to_string();
+    let text = with_causes(e);
     if text.contains("password missing") {
         let hint = match &target.password {
             PasswordSource::Env(var) => format!(" (environment variable {var} is not set)"),
@@ -155,6 +155,17 @@ fn auth_error(e: &tokio_postgres::Error, target: &ProbeTarget) -> AuthError {
         return AuthError::PasswordMissing(hint);
     }
     AuthError::Other(text)
+}
+
+/// An error and its causes on one line (tokio-postgres puts the useful part in `source`).
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
 }
 
 /// The password for this run, fetched fresh each time (rotation, token expiry).

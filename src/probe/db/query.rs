@@ -132,7 +132,7 @@ pub fn query_error(e: tokio_postgres::Error) -> QueryError {
             code: db.code().code().to_string(),
             message: db.message().to_string(),
         },
-        None => QueryError::Connection(e.to_string()),
+        None => QueryError::Connection(super::auth::with_causes(&e)),
     }
 }
 
