@@ -2,6 +2,8 @@
 //! covers one theme and talks to real components started by `scripts/test.sh`.
 
 mod pg;
+mod probe_aws;
+mod probe_cli;
 mod probe_db;
 mod support;
 mod validate;
