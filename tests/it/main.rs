@@ -5,5 +5,6 @@ mod pg;
 mod probe_aws;
 mod probe_cli;
 mod probe_db;
+mod runbooks;
 mod support;
 mod validate;
