@@ -86,6 +86,9 @@ fn run_db(args: DbArgs) -> anyhow::Result<ExitCode> {
         out.sort_by_key(|(i, _)| *i);
         out
     });
+    // A name lookup stuck in getaddrinfo lives on a blocking thread the step already gave
+    // up on; do not wait for it on the way out.
+    runtime.shutdown_background();
     let mut all_healthy = true;
     for (_, outcome) in &outcomes {
         let run = &outcome.run;

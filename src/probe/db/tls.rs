@@ -202,10 +202,11 @@ pub async fn negotiate(
         })?
         .map_err(|e| TlsError::Handshake(handshake_error(&e)))?;
     let (_, conn) = tls.get_ref();
+    // rustls spells versions `TLSv1_3`; operators know `TLSv1.3` (as openssl prints it).
     let version = conn
         .protocol_version()
         .and_then(|v| v.as_str())
-        .unwrap_or("unknown version");
+        .map_or_else(|| "unknown version".to_string(), |v| v.replace('_', "."));
     let suite = conn
         .negotiated_cipher_suite()
         .and_then(|s| s.suite().as_str())
