@@ -34,10 +34,18 @@ async fn create_instance(id: &str) {
         .expect("create DB instance in moto");
 }
 
-fn healthy_target(name: &str) -> ProbeTarget {
-    let mut t = pg::target(name, pg::shared_port());
+/// Generous timeouts for the steps that call moto: its first call per service loads the
+/// backend, which takes seconds on a busy CI machine. These tests are about what the
+/// steps report, not about speed.
+fn with_aws(mut t: ProbeTarget) -> ProbeTarget {
     t.aws = aws();
+    t.timeouts.rds = burnwatch::spec::Duration::from_secs(60);
+    t.timeouts.auth = burnwatch::spec::Duration::from_secs(60);
     t
+}
+
+fn healthy_target(name: &str) -> ProbeTarget {
+    with_aws(pg::target(name, pg::shared_port()))
 }
 
 #[tokio::test]
@@ -122,8 +130,7 @@ async fn stopped_instance_is_rds_not_available() {
 async fn rds_step_runs_after_a_data_plane_failure() {
     let id = pg::unique("explains").replace('_', "-");
     create_instance(&id).await;
-    let mut t = pg::target("refused-with-rds", pg::free_port());
-    t.aws = aws();
+    let mut t = with_aws(pg::target("refused-with-rds", pg::free_port()));
     t.rds_instance_id = Some(id);
     let run = run_probe(&t).await;
     // The first failure decides; the control plane's view is in the same record.
