@@ -7,5 +7,6 @@
 
 pub mod cli;
 pub mod dashboard;
+pub mod probe;
 pub mod spec;
 pub mod store;

@@ -4,6 +4,8 @@
 //! 2 usage, config or input errors).
 
 pub mod generate_dashboards;
+mod history;
+mod probe;
 mod validate;
 
 use std::process::ExitCode;
@@ -49,6 +51,10 @@ enum Command {
     /// Grafana dashboards from the specs (to be moved under `generate dashboards`).
     #[command(name = "generate-dashboards", hide = true)]
     GenerateDashboards(generate_dashboards::Args),
+    /// Active diagnostic probes (`probe db`: database connectivity, layer by layer).
+    Probe(probe::Args),
+    /// Read the history store: probe runs (and, with the daemon, alerts).
+    History(history::Args),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -58,6 +64,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::GenerateDashboards(args) => generate_dashboards::run(args),
+        Command::Probe(args) => probe::run(args),
+        Command::History(args) => history::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,5 +2,10 @@
 //! covers one theme and talks to real components started by `scripts/test.sh`.
 
 mod dashboards;
+mod pg;
+mod probe_aws;
+mod probe_cli;
+mod probe_db;
+mod runbooks;
 mod support;
 mod validate;
