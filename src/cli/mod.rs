@@ -3,6 +3,7 @@
 //! `anyhow` and decides exit statuses (0 ok, 1 "unhealthy" where a command defines it,
 //! 2 usage, config or input errors).
 
+mod generate;
 mod validate;
 
 use std::process::ExitCode;
@@ -45,6 +46,9 @@ enum Command {
     /// several documents per file. Exit 0 when valid (warnings are printed but do not
     /// fail), 2 when any problem is found.
     Validate(validate::Args),
+    /// Generate artifacts from SLO specs (Prometheus rules, ...).
+    #[command(subcommand)]
+    Generate(generate::Target),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -53,6 +57,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Generate(target) => generate::run(target),
     };
     match result {
         Ok(code) => code,
