@@ -356,15 +356,18 @@ impl<'a> SloContext<'a> {
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
         }
+        // `$labels` in annotations are the expression's labels, and absent() has none, so
+        // the names are written out.
+        let (service, name) = (&self.slo.service, &self.slo.name);
         annotations.insert(
             "title".into(),
-            "(ticket) {{$labels.sloth_service}} {{$labels.sloth_slo}} SLI data is missing.".into(),
+            format!("(ticket) {service} {name} SLI data is missing."),
         );
         annotations.insert(
             "summary".into(),
             format!(
-                "{{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} has had no SLI data for {for_} \
-                 (no traffic, or its metrics are missing), so its burn-rate alerts cannot fire."
+                "{service} {name} has had no SLI data for {for_} (no traffic, or its metrics \
+                 are missing), so its burn-rate alerts cannot fire."
             ),
         );
         Rule {
