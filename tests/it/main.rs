@@ -3,6 +3,7 @@
 
 mod mwmb_model;
 mod promtool;
+mod promtool_harness;
 mod rules;
 mod support;
 mod validate;
