@@ -12,6 +12,9 @@
 //! - plain and quoted scalars fold at the first space past column 80;
 //! - mapping keys are sorted with yaml.v2's "natural" order (digit runs compare as numbers,
 //!   non-letters before letters) when the caller asks for a sorted map.
+//!
+//! Not supported: keys longer than 128 characters, which libyaml writes as complex `? key`
+//! entries (they are written as plain keys here; label names that long do not occur).
 
 mod style;
 
