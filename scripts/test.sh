@@ -22,3 +22,7 @@ cargo test --locked --all-targets
 
 echo "== burnwatch validate slo-specs/"
 cargo run --quiet --locked -- validate slo-specs/
+
+echo "== burnwatch generate prometheus slo-specs/ | promtool check rules"
+cargo run --quiet --locked -- generate prometheus --skip-unmapped slo-specs/ -o target/slo-rules.yml
+"$BURNWATCH_TEST_PROMTOOL" check rules target/slo-rules.yml

@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod dashboard;
 pub mod probe;
+pub mod rules;
 pub mod spec;
 pub mod store;

@@ -3,9 +3,10 @@
 //! `anyhow` and decides exit statuses (0 ok, 1 "unhealthy" where a command defines it,
 //! 2 usage, config or input errors).
 
-pub mod generate_dashboards;
+mod generate_dashboards;
 mod history;
 mod probe;
+mod generate;
 mod validate;
 
 use std::process::ExitCode;
@@ -48,13 +49,13 @@ enum Command {
     /// several documents per file. Exit 0 when valid (warnings are printed but do not
     /// fail), 2 when any problem is found.
     Validate(validate::Args),
-    /// Grafana dashboards from the specs (to be moved under `generate dashboards`).
-    #[command(name = "generate-dashboards", hide = true)]
-    GenerateDashboards(generate_dashboards::Args),
     /// Active diagnostic probes (`probe db`: database connectivity, layer by layer).
     Probe(probe::Args),
     /// Read the history store: probe runs (and, with the daemon, alerts).
     History(history::Args),
+    /// Generate artifacts from SLO specs (Prometheus rules, ...).
+    #[command(subcommand)]
+    Generate(generate::Target),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -63,9 +64,9 @@ pub fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
-        Command::GenerateDashboards(args) => generate_dashboards::run(args),
         Command::Probe(args) => probe::run(args),
         Command::History(args) => history::run(args),
+        Command::Generate(target) => generate::run(target),
     };
     match result {
         Ok(code) => code,
