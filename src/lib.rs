@@ -6,5 +6,6 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
 pub mod spec;
 pub mod store;
