@@ -7,5 +7,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod notify;
 pub mod spec;
+pub mod status;
 pub mod store;
+pub mod telemetry;
