@@ -168,11 +168,7 @@ impl Telemetry {
                 version: env!("CARGO_PKG_VERSION").to_string(),
             })
             .set(1);
-        registry.register(
-            "burnwatch_build_info",
-            "burnwatch version; always 1",
-            build,
-        );
+        registry.register("burnwatch_build_info", "burnwatch version; always 1", build);
         let mut t = Telemetry {
             registry: Arc::new(Registry::default()),
             ready: Gauge::default(),
@@ -352,7 +348,8 @@ impl Collector for SlothSeries {
                         .iter()
                         .filter(move |r| r.window == w)
                         .filter_map(move |r| {
-                            r.error_ratio.map(|v| (labels(s, Some(&w.to_string()), &[]), v))
+                            r.error_ratio
+                                .map(|v| (labels(s, Some(&w.to_string()), &[]), v))
                         })
                 })
                 .collect();

@@ -123,7 +123,9 @@ fn postable(n: &Notification) -> PostableAlert<'_> {
         starts_at: n
             .starts_at
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        ends_at: n.ends_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ends_at: n
+            .ends_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         generator_url: &n.generator_url,
     }
 }

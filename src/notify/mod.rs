@@ -214,8 +214,7 @@ mod tests {
             annotations: Labels::new(),
             starts_at: Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap(),
             ends_at: Utc.with_ymd_and_hms(2026, 11, 20, 10, 4, 0).unwrap(),
-            generator_url: "http://127.0.0.1:9464/api/v1/slos/mass-spec-api-availability"
-                .into(),
+            generator_url: "http://127.0.0.1:9464/api/v1/slos/mass-spec-api-availability".into(),
             repeat: false,
         }
     }

@@ -96,9 +96,7 @@ impl SnsNotifier {
             req = req.message_attributes(name, attr);
         }
         if let Some((group, dedup)) = msg.fifo {
-            req = req
-                .message_group_id(group)
-                .message_deduplication_id(dedup);
+            req = req.message_group_id(group).message_deduplication_id(dedup);
         }
         match req.send().await {
             Ok(_) => Ok(()),
@@ -255,7 +253,8 @@ fn body(n: &Notification) -> String {
     if let Some(v) = n.annotations.get("dashboard_url") {
         let _ = writeln!(b, "Dashboard: {v}");
     }
-    let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let ts =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let _ = writeln!(b, "Started: {}", ts(n.starts_at));
     match n.state {
         State::Firing => {
@@ -334,10 +333,12 @@ mod tests {
         let mut n = sample(State::Resolved);
         n.annotations
             .insert("runbook_url".into(), "runbooks/api.md".into());
-        n.annotations
-            .insert("burn_rate_5m".into(), "15.2".into());
+        n.annotations.insert("burn_rate_5m".into(), "15.2".into());
         let m = build_message(&n, false);
-        assert!(m.message.starts_with("RESOLVED (page): MassSpecAPIAvailability\n"));
+        assert!(
+            m.message
+                .starts_with("RESOLVED (page): MassSpecAPIAvailability\n")
+        );
         assert!(m.message.contains("Runbook: runbooks/api.md\n"));
         assert!(m.message.contains("Resolved: 2026-11-20T10:04:00Z\n"));
         assert!(m.message.contains("  burn_rate_5m: 15.2\n"));

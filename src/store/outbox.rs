@@ -168,6 +168,14 @@ impl Store {
         next.map(|s| timefmt::read(&s)).transpose()
     }
 
+    /// When the oldest pending row was enqueued, if any (how late a page may be).
+    pub fn outbox_oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let conn = self.conn();
+        let oldest: Option<String> =
+            conn.query_row("SELECT min(created_at) FROM outbox", [], |r| r.get(0))?;
+        oldest.map(|s| timefmt::read(&s)).transpose()
+    }
+
     /// Pending rows per receiver (receivers with none are absent).
     pub fn outbox_depth(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let conn = self.conn();

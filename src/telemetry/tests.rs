@@ -79,7 +79,10 @@ fn sloth_series_use_sloths_names_labels_and_merge_order() {
     // No data is absent, never NaN or a fake value; invalid label names are dropped.
     assert!(!text.contains("ratio_rate30d{"), "{text}");
     assert!(!text.contains("period_burn_rate:ratio{"), "{text}");
-    assert!(!text.contains("NaN") && !text.contains("bad-name"), "{text}");
+    assert!(
+        !text.contains("NaN") && !text.contains("bad-name"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -101,7 +104,10 @@ fn self_metrics_are_named_burnwatch_and_counters_end_in_total() {
         "# TYPE burnwatch_evaluation_duration_seconds histogram",
         r#"burnwatch_build_info{version="0.1.0"} 1"#,
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
     }
     // With no evaluation yet there are no SLO series at all.
     assert!(!text.contains("slo:"), "{text}");
