@@ -53,8 +53,9 @@ pub struct Config {
     /// (loopback only; exposing it is a deliberate choice).
     pub listen: SocketAddr,
     /// Base URL under which burnwatch's HTTP server is reachable by people, used for
-    /// alert `generatorURL`s and links. Default: `http://<listen>`.
-    pub external_url: String,
+    /// alert `generatorURL`s and links; `None` means `http://<listen>` (see
+    /// [`Config::external_url`]), so `--listen` moves the links too.
+    pub external_url: Option<String>,
     /// The history store.
     pub storage: StorageConfig,
     /// The HTTP API.
@@ -231,6 +232,14 @@ impl Config {
         }
     }
 
+    /// The base URL for links into burnwatch's HTTP API (no trailing slash).
+    pub fn external_url(&self) -> String {
+        match &self.external_url {
+            Some(u) => u.clone(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     /// The spec load options this configuration asks for (period and window catalog).
     pub fn spec_options(&self) -> Result<crate::spec::LoadOptions, Vec<Diagnostic>> {
         let catalog = match &self.windows {
@@ -270,12 +279,9 @@ fn read_root(
         Some(n) => read::socket_addr(n, "listen", diags).unwrap_or_else(default_listen),
         None => default_listen(),
     };
-    let external_url = match m.node("external_url") {
-        Some(n) => read::http_url(n, "external_url", diags)
-            .map(|u| u.trim_end_matches('/').to_string())
-            .unwrap_or_default(),
-        None => format!("http://{listen}"),
-    };
+    let external_url = m.node("external_url").and_then(|n| {
+        read::http_url(n, "external_url", diags).map(|u| u.trim_end_matches('/').to_string())
+    });
     let storage = read_storage(m.node("storage"), base, diags);
     let api = read_api(m.node("api"), env, diags);
     let outbox = read_outbox(m.node("outbox"), diags);

@@ -24,7 +24,7 @@ fn empty_file_gives_documented_defaults() {
     assert_eq!(c.eval_interval, Duration::from_secs(30));
     assert_eq!(c.resend_delay, Duration::from_mins(1));
     assert_eq!(c.listen.to_string(), "127.0.0.1:9464");
-    assert_eq!(c.external_url, "http://127.0.0.1:9464");
+    assert_eq!(c.external_url(), "http://127.0.0.1:9464");
     assert_eq!(c.storage.path, Path::new("conf/data/burnwatch.sqlite"));
     assert!(c.notifiers.alertmanager.is_none() && c.notifiers.sns.is_none());
     assert!(c.sources.is_empty() && c.probes.is_empty());
@@ -77,7 +77,7 @@ probes:
     assert_eq!(c.eval_interval, Duration::from_secs(15));
     assert_eq!(c.resend_delay, Duration::from_mins(2));
     assert_eq!(c.listen.to_string(), "0.0.0.0:9999");
-    assert_eq!(c.external_url, "https://burnwatch.example.org");
+    assert_eq!(c.external_url(), "https://burnwatch.example.org");
     assert_eq!(
         c.storage.path,
         Path::new("/var/lib/burnwatch/history.sqlite")
