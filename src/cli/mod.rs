@@ -3,6 +3,8 @@
 //! `anyhow` and decides exit statuses (0 ok, 1 "unhealthy" where a command defines it,
 //! 2 usage, config or input errors).
 
+pub mod history_alerts;
+mod run;
 mod validate;
 
 use std::process::ExitCode;
@@ -45,6 +47,9 @@ enum Command {
     /// several documents per file. Exit 0 when valid (warnings are printed but do not
     /// fail), 2 when any problem is found.
     Validate(validate::Args),
+    /// Run the daemon: evaluate SLOs on schedule, page through Alertmanager and SNS, serve
+    /// /metrics and the API. SIGTERM/SIGINT stop it gracefully.
+    Run(run::Args),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -53,6 +58,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(code) => code,
