@@ -300,7 +300,10 @@ async fn evaluate(
         }
         let started = Instant::now();
         let result = {
-            let tick = evaluation.tick(slot, ctx);
+            let tick = tracing::Instrument::instrument(
+                evaluation.tick(slot, ctx),
+                tracing::info_span!("evaluation", at = %slot),
+            );
             tokio::pin!(tick);
             tokio::select! {
                 r = &mut tick => r,

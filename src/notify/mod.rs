@@ -13,6 +13,7 @@
 //!                                                          └──────────────────────┘
 //! ```
 
+pub mod alert;
 pub mod alertmanager;
 pub mod outbox;
 pub mod sns;
