@@ -26,7 +26,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::spec::Labels;
-use crate::status::{SloSnapshot, StatusBoard};
+use crate::status::{AlertStatus, SloSnapshot, StatusBoard};
 
 /// `Content-Type` of the exposition served at `/metrics` (Prometheus text 0.0.4, what
 /// `promtool check metrics` and every Prometheus version read).
@@ -81,6 +81,13 @@ pub struct BadDataLabels {
     pub sloth_id: String,
     /// `gap`, `nan`, `errors_exceed_total`, ...
     pub reason: String,
+}
+
+/// Labels of per-target probe series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabels {
+    /// Probe target name.
+    pub target: String,
 }
 
 /// Labels of probe step durations.
@@ -141,8 +148,15 @@ pub struct Telemetry {
     pub evaluations_missed: Counter,
     /// `burnwatch_evaluation_duration_seconds`.
     pub evaluation_duration: Histogram,
-    /// `burnwatch_probe_step_duration_seconds{target,step}`.
-    pub probe_step_duration: Family<ProbeStepLabels, Histogram, fn() -> Histogram>,
+    /// `burnwatch_probe_success{target}`: 1 when the target's last probe run was healthy.
+    /// Set through [`Telemetry::record_probe_run`].
+    pub probe_success: Family<TargetLabels, Gauge>,
+    /// `burnwatch_probe_step_duration_seconds{target,step}`: each step of the last run
+    /// (steps the last run did not reach are removed).
+    pub probe_step_duration: Family<ProbeStepLabels, FloatGauge>,
+    /// `burnwatch_probe_classification{target,classification}`: 1 for the last run's
+    /// classification, 0 for every other one of the fixed vocabulary.
+    pub probe_classification: Family<ProbeResultLabels, Gauge>,
     /// `burnwatch_probe_runs_total{target,classification}`.
     pub probe_runs: Family<ProbeResultLabels, Counter>,
 }
@@ -184,7 +198,9 @@ impl Telemetry {
             evaluation_failures: Counter::default(),
             evaluations_missed: Counter::default(),
             evaluation_duration: seconds_buckets(),
-            probe_step_duration: Family::new_with_constructor(seconds_buckets),
+            probe_success: Family::default(),
+            probe_step_duration: Family::default(),
+            probe_classification: Family::default(),
             probe_runs: Family::default(),
         };
         let r = &mut registry;
@@ -254,9 +270,19 @@ impl Telemetry {
             t.evaluation_duration.clone(),
         );
         r.register(
+            "burnwatch_probe_success",
+            "1 when the last database probe run of the target was healthy, else 0",
+            t.probe_success.clone(),
+        );
+        r.register(
             "burnwatch_probe_step_duration_seconds",
-            "Duration of one database probe step",
+            "Duration of each step of the last database probe run, in seconds",
             t.probe_step_duration.clone(),
+        );
+        r.register(
+            "burnwatch_probe_classification",
+            "1 for the classification of the last database probe run, 0 for the others",
+            t.probe_classification.clone(),
         );
         r.register(
             "burnwatch_probe_runs",
@@ -315,6 +341,82 @@ impl Telemetry {
     }
 }
 
+/// The fixed vocabulary of probe classifications (design.md, "probe --json output").
+pub const PROBE_CLASSIFICATIONS: [&str; 13] = [
+    "healthy",
+    "dns_failed",
+    "tcp_refused",
+    "tcp_timeout",
+    "tls_failed",
+    "auth_failed",
+    "db_missing",
+    "too_many_connections",
+    "db_starting_or_shutting_down",
+    "query_failed",
+    "query_slow",
+    "saturation_high",
+    "rds_not_available",
+];
+
+/// Steps a database probe may run, in order.
+pub const PROBE_STEPS: [&str; 7] = [
+    "dns",
+    "tcp",
+    "tls",
+    "auth",
+    "query",
+    "saturation",
+    "rds_status",
+];
+
+impl Telemetry {
+    /// Record one finished probe run: last-run gauges (success, classification, step
+    /// durations; steps this run did not reach are removed) and the run counter.
+    pub fn record_probe_run(
+        &self,
+        target: &str,
+        classification: &str,
+        healthy: bool,
+        steps: &[(&str, f64)],
+    ) {
+        let t = TargetLabels {
+            target: target.to_string(),
+        };
+        self.probe_success.get_or_create(&t).set(i64::from(healthy));
+        for c in PROBE_CLASSIFICATIONS
+            .iter()
+            .chain((!PROBE_CLASSIFICATIONS.contains(&classification)).then_some(&classification))
+        {
+            self.probe_classification
+                .get_or_create(&ProbeResultLabels {
+                    target: target.to_string(),
+                    classification: (*c).to_string(),
+                })
+                .set(i64::from(*c == classification));
+        }
+        for step in PROBE_STEPS {
+            let labels = ProbeStepLabels {
+                target: target.to_string(),
+                step: step.to_string(),
+            };
+            match steps.iter().find(|(s, _)| *s == step) {
+                Some((_, secs)) => {
+                    self.probe_step_duration.get_or_create(&labels).set(*secs);
+                }
+                None => {
+                    self.probe_step_duration.remove(&labels);
+                }
+            }
+        }
+        self.probe_runs
+            .get_or_create(&ProbeResultLabels {
+                target: target.to_string(),
+                classification: classification.to_string(),
+            })
+            .inc();
+    }
+}
+
 /// Renders the Sloth-named SLO series from the current status at scrape time.
 #[derive(Debug)]
 struct SlothSeries {
@@ -355,7 +457,7 @@ impl Collector for SlothSeries {
                 .collect();
             families.push((
                 format!("slo:sli_error:ratio_rate{w}"),
-                "Ratio of bad events over the window (exact events, not averaged ratios)",
+                "SLI error ratio over the window named in the metric (exact events, not averaged ratios)",
                 samples,
             ));
         }
@@ -368,32 +470,32 @@ impl Collector for SlothSeries {
         };
         families.push((
             "slo:objective:ratio".into(),
-            "The SLO objective as a ratio",
+            "SLO objective as a ratio",
             per_slo(&|s| Some(s.objective / 100.0)),
         ));
         families.push((
             "slo:error_budget:ratio".into(),
-            "The error budget as a ratio (1 - objective)",
+            "SLO error budget as a ratio (1 - objective)",
             per_slo(&|s| Some(s.error_budget_ratio())),
         ));
         families.push((
             "slo:time_period:days".into(),
-            "The SLO period in days",
+            "SLO period in days",
             per_slo(&|s| Some(s.period.hours() / 24.0)),
         ));
         families.push((
             "slo:current_burn_rate:ratio".into(),
-            "Error budget burn rate over the shortest window",
+            "Error budget burn rate over the shortest alert window",
             per_slo(&|s| s.current_burn_rate),
         ));
         families.push((
             "slo:period_burn_rate:ratio".into(),
-            "Error budget burn rate over the whole period",
+            "Error budget burn rate over the SLO period",
             per_slo(&|s| s.period_burn_rate),
         ));
         families.push((
             "slo:period_error_budget_remaining:ratio".into(),
-            "Error budget remaining over the period (1 - period burn rate)",
+            "Share of the period's error budget remaining (negative when overspent)",
             per_slo(&|s| s.period_error_budget_remaining),
         ));
         let info: Vec<Sample> = status
@@ -411,6 +513,39 @@ impl Collector for SlothSeries {
             })
             .collect();
         families.push(("sloth_slo_info".into(), "SLO metadata; always 1", info));
+
+        // burnwatch's own alert state, one series per SLO and severity (firing if any
+        // alert of that severity fires, e.g. a burn-rate ticket or a data-missing ticket).
+        let mut firing: std::collections::BTreeMap<(usize, &str), f64> = Default::default();
+        for (i, s) in status.slos.iter().enumerate() {
+            for a in &s.alerts {
+                let v = if a.status == AlertStatus::Firing {
+                    1.0
+                } else {
+                    0.0
+                };
+                let e = firing.entry((i, a.severity.as_str())).or_insert(0.0);
+                *e = e.max(v);
+            }
+        }
+        let firing: Vec<Sample> = firing
+            .into_iter()
+            .map(|((i, severity), v)| {
+                let s = &status.slos[i];
+                let labels = vec![
+                    ("sloth_id".to_string(), s.id.clone()),
+                    ("sloth_service".to_string(), s.service.clone()),
+                    ("sloth_severity".to_string(), severity.to_string()),
+                    ("sloth_slo".to_string(), s.name.clone()),
+                ];
+                (labels, v)
+            })
+            .collect();
+        families.push((
+            "burnwatch_slo_alert_firing".into(),
+            "1 while burnwatch's multi-window multi-burn-rate alert fires, else 0",
+            firing,
+        ));
 
         for (name, help, samples) in &families {
             if samples.is_empty() {

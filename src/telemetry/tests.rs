@@ -112,3 +112,63 @@ fn self_metrics_are_named_burnwatch_and_counters_end_in_total() {
     // With no evaluation yet there are no SLO series at all.
     assert!(!text.contains("slo:"), "{text}");
 }
+
+#[test]
+fn alert_state_and_probe_runs_are_exported_as_dashboards_expect() {
+    use crate::status::{AlertSnapshot, AlertStatus};
+    let alert = |severity: &str, status| AlertSnapshot {
+        name: "A".into(),
+        severity: severity.into(),
+        status,
+        fired_at: None,
+        resolved_at: None,
+        labels: Labels::new(),
+        annotations: Labels::new(),
+        burn_rates: Default::default(),
+    };
+    let mut slo = snapshot();
+    slo.labels.clear();
+    slo.alerts = vec![
+        alert("page", AlertStatus::Firing),
+        alert("ticket", AlertStatus::Inactive),
+        alert("ticket", AlertStatus::Firing),
+    ];
+    let board = StatusBoard::new();
+    board.publish(Status {
+        evaluated_at: None,
+        slos: vec![slo],
+    });
+    let t = Telemetry::new(board);
+    t.record_probe_run("rds", "healthy", true, &[("dns", 0.001), ("tcp", 0.002)]);
+    t.record_probe_run("rds", "auth_failed", false, &[("dns", 0.003)]);
+    let text = t.encode().unwrap();
+    let ids = r#"sloth_id="mass-spec-api-availability",sloth_service="mass-spec""#;
+    for line in [
+        format!(
+            r#"burnwatch_slo_alert_firing{{{ids},sloth_severity="page",sloth_slo="api-availability"}} 1.0"#
+        ),
+        format!(
+            r#"burnwatch_slo_alert_firing{{{ids},sloth_severity="ticket",sloth_slo="api-availability"}} 1.0"#
+        ),
+        r#"burnwatch_probe_success{target="rds"} 0"#.to_string(),
+        r#"burnwatch_probe_classification{target="rds",classification="auth_failed"} 1"#
+            .to_string(),
+        r#"burnwatch_probe_classification{target="rds",classification="healthy"} 0"#.to_string(),
+        r#"burnwatch_probe_step_duration_seconds{target="rds",step="dns"} 0.003"#.to_string(),
+        r#"burnwatch_probe_runs_total{target="rds",classification="healthy"} 1"#.to_string(),
+        "# TYPE burnwatch_probe_step_duration_seconds gauge".to_string(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // The tcp step was not reached by the last run: no stale value.
+    assert!(!text.contains(r#"step="tcp""#), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("burnwatch_slo_alert_firing{"))
+            .count(),
+        2
+    );
+}

@@ -9,7 +9,9 @@ use std::time::Duration;
 use burnwatch::http::{AppState, Readiness, serve};
 use burnwatch::notify::outbox::{Outbox, RetryPolicy};
 use burnwatch::spec::{LoadOptions, WindowCatalog};
-use burnwatch::status::{SloSnapshot, Status, StatusBoard, WindowRatio};
+use burnwatch::status::{
+    AlertSnapshot, AlertStatus, SloSnapshot, Status, StatusBoard, WindowRatio,
+};
 use burnwatch::store::Store;
 use burnwatch::telemetry::Telemetry;
 
@@ -55,7 +57,20 @@ fn platform_status() -> Status {
                 period_burn_rate: ratio(windows.len() - 1).map(|r| r / budget),
                 period_error_budget_remaining: ratio(windows.len() - 1).map(|r| 1.0 - r / budget),
                 no_data,
-                alerts: vec![],
+                alerts: vec![AlertSnapshot {
+                    name: "Burn".into(),
+                    severity: "page".into(),
+                    status: if i == 0 {
+                        AlertStatus::Firing
+                    } else {
+                        AlertStatus::Inactive
+                    },
+                    fired_at: None,
+                    resolved_at: None,
+                    labels: Default::default(),
+                    annotations: Default::default(),
+                    burn_rates: Default::default(),
+                }],
             }
         })
         .collect();
@@ -74,6 +89,12 @@ async fn serve_status(status: Option<Status>) -> (String, tokio::sync::oneshot::
     let telemetry = Telemetry::new(board.clone());
     telemetry.notification_sent("alertmanager:http://127.0.0.1:9093", "firing");
     telemetry.evaluation_duration.observe(0.012);
+    telemetry.record_probe_run(
+        "mass-spec-rds",
+        "auth_failed",
+        false,
+        &[("dns", 0.0004), ("tcp", 0.002), ("tls", 0.011)],
+    );
     let store = Arc::new(Store::open_in_memory().unwrap());
     let outbox = Arc::new(Outbox::new(
         store.clone(),
@@ -139,6 +160,7 @@ async fn self_metrics_pass_promtool_check_metrics() {
         .await
         .unwrap();
     assert!(text.contains("burnwatch_notifications_sent_total{"));
+    assert!(text.contains("burnwatch_probe_classification{"));
     let (code, problems) = promtool_check(&text);
     assert_eq!(code, 0, "{problems:#?}\n{text}");
 }
@@ -247,4 +269,10 @@ async fn a_prometheus_server_scraping_burnwatch_sees_the_slo_series() {
     })
     .await;
     assert_eq!(info.len(), platform_slos);
+    let firing = eventually(Duration::from_secs(30), "firing alerts", || {
+        query("burnwatch_slo_alert_firing == 1")
+    })
+    .await;
+    assert_eq!(firing.len(), 1);
+    assert_eq!(firing[0]["metric"]["sloth_severity"], "page");
 }
