@@ -160,11 +160,19 @@ impl Store {
         finish(rows)
     }
 
-    /// When the earliest pending row becomes due, if any.
+    /// When the next row [`Store::outbox_due`] would hand out becomes due, if any. Rows
+    /// waiting behind an older row of the same alert do not count: they are not
+    /// deliverable before it, and counting them would make the worker spin.
     pub fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let conn = self.conn();
-        let next: Option<String> =
-            conn.query_row("SELECT min(next_attempt_at) FROM outbox", [], |r| r.get(0))?;
+        let next: Option<String> = conn.query_row(
+            "SELECT min(o.next_attempt_at) FROM outbox o
+             WHERE o.alert_key = '' OR o.id = (SELECT min(i.id) FROM outbox i
+                                               WHERE i.receiver = o.receiver
+                                                 AND i.alert_key = o.alert_key)",
+            [],
+            |r| r.get(0),
+        )?;
         next.map(|s| timefmt::read(&s)).transpose()
     }
 
