@@ -6,8 +6,14 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod dashboard;
+pub mod http;
+pub mod notify;
 pub mod probe;
 pub mod rules;
 pub mod spec;
+pub mod status;
 pub mod store;
+pub mod telemetry;

@@ -24,6 +24,8 @@ enum What {
     /// Probe runs, oldest first; `--json` prints each run's stored `probe --json`
     /// document verbatim, one per line.
     Probes(ProbesArgs),
+    /// Alert transitions (firing, resolved) recorded by `burnwatch run`, oldest first.
+    Alerts(super::history_alerts::Args),
 }
 
 /// The time range and store shared by history subcommands.
@@ -33,10 +35,10 @@ pub struct RangeArgs {
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration, conflicts_with = "from")]
     since: Option<Duration>,
     /// Start of the range, RFC 3339 (e.g. 2026-11-20T10:00:00Z).
-    #[arg(long, value_name = "TS", value_parser = parse_ts)]
+    #[arg(long, value_name = "TS", value_parser = super::parse_ts)]
     from: Option<DateTime<Utc>>,
     /// End of the range (exclusive), RFC 3339; default now.
-    #[arg(long, value_name = "TS", value_parser = parse_ts)]
+    #[arg(long, value_name = "TS", value_parser = super::parse_ts)]
     to: Option<DateTime<Utc>>,
     /// History store to read.
     #[arg(long, value_name = "PATH", default_value = "data/burnwatch.sqlite")]
@@ -79,6 +81,7 @@ pub struct ProbesArgs {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Probes(a) => probes(a),
+        What::Alerts(a) => super::history_alerts::run(a),
     }
 }
 
@@ -124,12 +127,4 @@ fn probes(args: ProbesArgs) -> anyhow::Result<ExitCode> {
         eprintln!("no probe runs in the range");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn parse_ts(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            format!("{s:?} is not an RFC 3339 timestamp such as 2026-11-20T10:00:00Z: {e}")
-        })
 }

@@ -3,10 +3,12 @@
 //! `anyhow` and decides exit statuses (0 ok, 1 "unhealthy" where a command defines it,
 //! 2 usage, config or input errors).
 
+mod generate;
 mod generate_dashboards;
 mod history;
+mod history_alerts;
 mod probe;
-mod generate;
+mod run;
 mod validate;
 
 use std::process::ExitCode;
@@ -56,6 +58,9 @@ enum Command {
     /// Generate artifacts from SLO specs (Prometheus rules, ...).
     #[command(subcommand)]
     Generate(generate::Target),
+    /// Run the daemon: evaluate SLOs on schedule, page through Alertmanager and SNS, serve
+    /// /metrics and the API. SIGTERM/SIGINT stop it gracefully.
+    Run(run::Args),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -67,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Probe(args) => probe::run(args),
         Command::History(args) => history::run(args),
         Command::Generate(target) => generate::run(target),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(code) => code,
@@ -83,6 +89,7 @@ fn init_logging(format: LogFormat) {
         EnvFilter::try_from_env("BURNWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -134,4 +141,13 @@ impl SpecOptions {
 /// clap value parser for Prometheus durations.
 pub fn parse_duration(s: &str) -> Result<crate::spec::Duration, String> {
     crate::spec::Duration::parse_positive(s).map_err(|e| e.to_string())
+}
+
+/// clap value parser for RFC 3339 timestamps.
+pub fn parse_ts(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            format!("{s:?} is not an RFC 3339 timestamp such as 2026-11-20T10:00:00Z: {e}")
+        })
 }

@@ -9,8 +9,16 @@
 //! Architecture invariant: rows are converted to and from domain types here; no other
 //! module writes SQL.
 
+pub mod alerts;
+pub mod notifications;
+pub mod outbox;
 pub mod probes;
 mod schema;
+mod timefmt;
+
+pub use alerts::{AlertTransition, EvaluationCommit, StoredAlertState};
+pub use notifications::NotificationRecord;
+pub use outbox::{NewOutboxItem, OutboxItem};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

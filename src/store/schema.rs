@@ -85,6 +85,19 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX rds_events_ts ON rds_events (ts);
     "#,
+    // 2: outbox ordering and coalescing (notify/outbox.rs).
+    r#"
+    -- Which alert a row is about (the label fingerprint): rows of one alert are delivered
+    -- to one receiver strictly in order, so a resolve never overtakes its firing message.
+    ALTER TABLE outbox ADD COLUMN alert_key TEXT NOT NULL DEFAULT '';
+    -- Rows with the same non-empty key for the same receiver are interchangeable re-sends
+    -- (same alert, same state, same episode): a newer one replaces a pending older one,
+    -- so a receiver outage does not end in a burst of identical messages.
+    ALTER TABLE outbox ADD COLUMN coalesce_key TEXT NOT NULL DEFAULT '';
+    CREATE INDEX outbox_alert ON outbox (receiver, alert_key, id);
+    CREATE INDEX outbox_coalesce ON outbox (receiver, coalesce_key);
+    CREATE INDEX alert_transitions_slo ON alert_transitions (slo_id, ts);
+    "#,
 ];
 
 /// The schema version this build writes.

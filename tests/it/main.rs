@@ -1,15 +1,19 @@
 //! The one integration-test binary (one link step instead of one per file). Each module
 //! covers one theme and talks to real components started by `scripts/test.sh`.
 
+mod daemon;
 mod dashboards;
+mod http;
+mod mwmb_model;
+mod notify;
 mod pg;
 mod probe_aws;
 mod probe_cli;
 mod probe_db;
-mod runbooks;
-mod mwmb_model;
+mod procs;
 mod promtool;
 mod promtool_harness;
 mod rules;
+mod runbooks;
 mod support;
 mod validate;

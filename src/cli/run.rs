@@ -1,0 +1,83 @@
+//! `burnwatch run`: load the configuration and the specs, then run the daemon until
+//! SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::print_diagnostics;
+use crate::config::{Config, DEFAULT_FILE};
+
+/// Arguments of `burnwatch run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The configuration file (see examples/demo/burnwatch.yaml for every field).
+    #[arg(long, short, default_value = DEFAULT_FILE, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Listen address of the HTTP server; overrides `listen` in the configuration.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Validate everything up front (exit 2 with `FILE:LINE:COL: message` on any problem),
+/// then run the daemon; exit 0 after a graceful stop.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut config = match Config::load(&args.config) {
+        Ok((config, warnings)) => {
+            print_diagnostics(&warnings);
+            config
+        }
+        Err(diags) => {
+            print_diagnostics(&diags);
+            eprintln!("invalid configuration: {}", args.config.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    let options = match config.spec_options() {
+        Ok(o) => o,
+        Err(diags) => {
+            print_diagnostics(&diags);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Err(msg) = options.catalog.require(options.period) {
+        eprintln!(
+            "{}: period {}: {msg}",
+            config.file.display(),
+            options.period
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let loaded = crate::spec::load_paths(&config.specs, &options);
+    if print_diagnostics(&loaded.diagnostics) {
+        let n = loaded.errors().count();
+        eprintln!(
+            "invalid SLO specs: {n} error{}",
+            if n == 1 { "" } else { "s" }
+        );
+        return Ok(ExitCode::from(2));
+    }
+    tracing::info!(
+        config = %config.file.display(),
+        slos = loaded.slos().count(),
+        files = loaded.files,
+        "configuration and specs loaded"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let shutdown =
+            crate::daemon::shutdown_signal().context("cannot install signal handlers")?;
+        crate::daemon::run(config, loaded.documents, options, None, shutdown)
+            .await
+            .context("burnwatch run")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
