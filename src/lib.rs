@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod http;
 pub mod notify;
 pub mod probe;
+pub mod report;
 pub mod rules;
 pub mod spec;
 pub mod status;

@@ -10,8 +10,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::print_diagnostics;
-use crate::config::{Config, DEFAULT_FILE, default_storage_path};
 use crate::spec::Duration;
 use crate::store::{AlertTransition, Store};
 
@@ -38,7 +36,7 @@ pub struct Args {
 
 /// Print the transitions in the range, oldest first.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let path = match store_path(args.config.as_deref()) {
+    let path = match super::store_path(args.config.as_deref()) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -113,21 +111,6 @@ pub fn render(transitions: &[AlertTransition], json: bool) -> String {
 
 /// The store named by the configuration; exit 2 (after printing diagnostics) when the
 /// configuration is invalid.
-fn store_path(config: Option<&std::path::Path>) -> Result<PathBuf, ExitCode> {
-    let file = match config {
-        Some(f) => f.to_path_buf(),
-        None if std::path::Path::new(DEFAULT_FILE).exists() => PathBuf::from(DEFAULT_FILE),
-        None => return Ok(default_storage_path()),
-    };
-    match Config::load(&file) {
-        Ok((c, _)) => Ok(c.storage.path),
-        Err(diags) => {
-            print_diagnostics(&diags);
-            Err(ExitCode::from(2))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,10 +163,13 @@ mod tests {
         let file = dir.path().join("bw.yaml");
         std::fs::write(&file, "storage: {path: h.sqlite}\n").unwrap();
         assert_eq!(
-            store_path(Some(&file)).unwrap(),
+            super::store_path(Some(&file)).unwrap(),
             dir.path().join("h.sqlite")
         );
         std::fs::write(&file, "storage: {pth: h.sqlite}\n").unwrap();
-        assert_eq!(store_path(Some(&file)).unwrap_err(), ExitCode::from(2));
+        assert_eq!(
+            super::store_path(Some(&file)).unwrap_err(),
+            ExitCode::from(2)
+        );
     }
 }

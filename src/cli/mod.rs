@@ -151,3 +151,23 @@ pub fn parse_ts(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
             format!("{s:?} is not an RFC 3339 timestamp such as 2026-11-20T10:00:00Z: {e}")
         })
 }
+
+/// The history store a command reads: `storage.path` of `--config FILE`, else of
+/// `./burnwatch.yaml` when it exists, else the default `data/burnwatch.sqlite`. A bad
+/// config prints its diagnostics and yields exit code 2.
+pub(crate) fn store_path(config: Option<&std::path::Path>) -> Result<std::path::PathBuf, ExitCode> {
+    let file = match config {
+        Some(f) => f.to_path_buf(),
+        None if std::path::Path::new(crate::config::DEFAULT_FILE).exists() => {
+            std::path::PathBuf::from(crate::config::DEFAULT_FILE)
+        }
+        None => return Ok(crate::config::default_storage_path()),
+    };
+    match crate::config::Config::load(&file) {
+        Ok((c, _)) => Ok(c.storage.path),
+        Err(diags) => {
+            print_diagnostics(&diags);
+            Err(ExitCode::from(2))
+        }
+    }
+}

@@ -14,11 +14,13 @@ pub mod notifications;
 pub mod outbox;
 pub mod probes;
 mod schema;
+pub mod snapshots;
 mod timefmt;
 
 pub use alerts::{AlertTransition, EvaluationCommit, StoredAlertState};
 pub use notifications::NotificationRecord;
 pub use outbox::{NewOutboxItem, OutboxItem};
+pub use snapshots::{RdsEventRow, SloSnapshotRow};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

@@ -98,6 +98,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_coalesce ON outbox (receiver, coalesce_key);
     CREATE INDEX alert_transitions_slo ON alert_transitions (slo_id, ts);
     "#,
+    // 3: periodic SLO snapshots, so timelines and `report` can say how much budget an
+    // incident consumed and which hours were worst, without re-reading sources.
+    r#"
+    CREATE TABLE slo_snapshots (
+        ts                TEXT NOT NULL,
+        slo_id            TEXT NOT NULL,
+        budget_remaining  REAL,               -- NULL when the period had no data
+        period_error_ratio REAL,
+        error_ratio_1h    REAL,
+        period_events     REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (slo_id, ts)
+    );
+    CREATE INDEX slo_snapshots_ts ON slo_snapshots (ts);
+    "#,
 ];
 
 /// The schema version this build writes.
