@@ -11,6 +11,8 @@ static NAME_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$").expect("static regex"));
 static WINDOW_VAR_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{\{ *\.window *\}\}").expect("static regex"));
+static LEGACY_METRIC_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$").expect("static regex"));
 static LEGACY_LABEL_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").expect("static regex"));
 
@@ -43,18 +45,33 @@ pub fn labels(
     values: &super::model::Labels,
     diags: &mut Diagnostics,
 ) {
+    labels_in("", what, entries, values, diags);
+}
+
+/// [`labels`] with Sloth's outer context in front of every message, e.g.
+/// `invalid alert: page alert: ` for alert labels (Sloth wraps its errors outer to inner).
+/// Keys absent from `values` get no value check (their value is overridden elsewhere).
+pub fn labels_in(
+    prefix: &str,
+    what: &str,
+    entries: &[(String, Pos, Pos)],
+    values: &super::model::Labels,
+    diags: &mut Diagnostics,
+) {
+    let is_annotation = what.ends_with("annotation");
+    let kind = if is_annotation { "annotation" } else { "label" };
     for (key, key_pos, value_pos) in entries {
-        if key == "__name__" && what.ends_with("label") {
+        if key == "__name__" && !is_annotation {
             diags.error(
                 *key_pos,
                 format!(
-                    "invalid {what} key \"__name__\": the label key \"__name__\" is not allowed"
+                    "{prefix}invalid {what} key \"__name__\": the label key \"__name__\" is not allowed"
                 ),
             );
         } else if key.is_empty() {
             diags.error(
                 *key_pos,
-                format!("invalid {what} key \"\": the label key \"\" is not valid"),
+                format!("{prefix}invalid {what} key \"\": the {kind} key \"\" is not valid"),
             );
         } else if !LEGACY_LABEL_RE.is_match(key) {
             diags.warning(
@@ -67,23 +84,28 @@ pub fn labels(
         if let Some(v) = values.get(key)
             && v.is_empty()
         {
-            let kind = if what.ends_with("annotation") {
-                "annotation"
-            } else {
-                "label"
-            };
             diags.error(
                 *value_pos,
-                format!("invalid {what} value \"\": the {kind} value is required"),
+                format!("{prefix}invalid {what} value \"\": the {kind} value is required"),
             );
         }
     }
 }
 
+/// Prometheus before 3.0 requires alert names to be metric names; Sloth only requires them
+/// non-empty. Returns a warning for names older Prometheus rejects.
+pub fn alert_name_warning(name: &str) -> Option<String> {
+    (!name.is_empty() && !LEGACY_METRIC_RE.is_match(name)).then(|| {
+        format!(
+            "alert name {name:?} is only valid in Prometheus >= 3.0 (UTF-8 names); older Prometheus rejects it (use letters, digits, '_' and ':')"
+        )
+    })
+}
+
 /// Check a PromQL query template: non-empty, uses `{{.window}}`, nothing else templated,
 /// and parses as PromQL once the window is substituted. `what` is "sli error query" etc.
 pub fn query_template(what: &str, query: &str) -> Result<(), String> {
-    if query.trim().is_empty() {
+    if query.is_empty() {
         return Err(format!(
             "invalid SLI: {what} template: query template is required: required"
         ));

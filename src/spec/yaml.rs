@@ -69,6 +69,18 @@ impl Node {
             Value::Map(_) => "mapping",
         }
     }
+    /// The type name with its article (`a string`, `an integer`, `null`), for messages.
+    pub fn type_with_article(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
     /// The scalar as text, as a YAML-to-JSON-to-Go decoder would accept it for a string field
     /// (numbers and booleans are not strings there; only `Str` counts).
     pub fn as_str(&self) -> Option<&str> {
@@ -82,11 +94,35 @@ impl Node {
 /// Parse every document of `text`, with positions relative to the whole text, offset by
 /// `line_offset` lines (for callers that split multi-document files themselves).
 pub fn parse(text: &str, line_offset: usize) -> Result<Vec<Node>, SyntaxError> {
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
-        pos: Pos::new(e.marker().line() + line_offset, e.marker().col() + 1),
-        message: e.info().to_string(),
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| {
+        let (line, col) = (e.marker().line().max(1), e.marker().col());
+        let message = e.info().to_string();
+        if message.contains("tab") {
+            // The parser reports tab errors at the scalar or token it was reading; the
+            // offending character is the next tab.
+            if let Some((tab_line, tab_col)) = next_tab(text, line) {
+                return SyntaxError {
+                    pos: Pos::new(tab_line + line_offset, tab_col + 1),
+                    message: format!("{message} (indent YAML with spaces, not tabs)"),
+                };
+            }
+        }
+        SyntaxError {
+            pos: Pos::new(line + line_offset, col + 1),
+            message,
+        }
     })?;
     Ok(docs.iter().map(|d| convert(d, line_offset)).collect())
+}
+
+/// The first tab on 1-based `line` or the two lines after it: (1-based line, 0-based
+/// char column).
+fn next_tab(text: &str, line: usize) -> Option<(usize, usize)> {
+    text.lines()
+        .enumerate()
+        .skip(line - 1)
+        .take(3)
+        .find_map(|(i, l)| l.chars().position(|c| c == '\t').map(|c| (i + 1, c)))
 }
 
 fn pos_of(node: &MarkedYaml<'_>, line_offset: usize) -> Pos {
@@ -165,6 +201,15 @@ mod tests {
         };
         assert_eq!(inner[0].1.pos, Pos::new(3, 6));
         assert_eq!(inner[0].1.value, Value::Str("x".into()));
+    }
+
+    #[test]
+    fn tab_errors_point_at_the_tab() {
+        let err = parse("a:\n  b: c\n\td: e\n", 0).unwrap_err();
+        assert_eq!(err.pos, Pos::new(3, 1), "{err:?}");
+        assert!(err.message.ends_with("(indent YAML with spaces, not tabs)"));
+        let err = parse("a:\n\t- b\n", 4).unwrap_err();
+        assert_eq!(err.pos, Pos::new(6, 1), "{err:?}");
     }
 
     #[test]
