@@ -16,6 +16,11 @@ static LEGACY_METRIC_RE: LazyLock<Regex> =
 static LEGACY_LABEL_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").expect("static regex"));
 
+/// Longest query (after rendering the window) that is parsed. The PromQL parser takes time
+/// quadratic in the length of long operator chains (4000 `+ x` terms: about a second), so
+/// a garbage spec could stall validation for minutes; real SLI queries are far shorter.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+
 const NAME_RULE: &str = "name must start and end with an alphanumeric and can only contain alphanumeric, '.', '_', and '-'";
 
 /// Check a service, SLO name or ID against Sloth's name rule (at least two characters).
@@ -122,6 +127,12 @@ pub fn query_template(what: &str, query: &str) -> Result<(), String> {
         ));
     }
     let kind = what.trim_end_matches(" query");
+    if rendered.len() > MAX_QUERY_BYTES {
+        return Err(format!(
+            "invalid SLI: {kind} query expression: the query is {} bytes long; burnwatch parses queries up to {MAX_QUERY_BYTES} bytes",
+            rendered.len()
+        ));
+    }
     promql_parser::parser::parse(&rendered)
         .map(|_| ())
         .map_err(|e| format!("invalid SLI: {kind} query expression: {}", e.trim()))
@@ -172,6 +183,12 @@ mod tests {
         );
         let e = query_template("sli error query", "sum(rate(x[{{.Window}}]))").unwrap_err();
         assert!(e.contains("must contain"), "{e}");
+        let long = format!("sum(rate(x[{{{{.window}}}}])){}", " + x".repeat(4200));
+        let e = query_template("sli error query", &long).unwrap_err();
+        assert_eq!(
+            e,
+            "invalid SLI: sli error query expression: the query is 16816 bytes long; burnwatch parses queries up to 16384 bytes"
+        );
         let e = query_template("sli total query", "sum(rate(x[{{.window}}])").unwrap_err();
         assert!(
             e.starts_with("invalid SLI: sli total query expression: "),

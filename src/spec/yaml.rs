@@ -94,6 +94,7 @@ impl Node {
 /// Parse every document of `text`, with positions relative to the whole text, offset by
 /// `line_offset` lines (for callers that split multi-document files themselves).
 pub fn parse(text: &str, line_offset: usize) -> Result<Vec<Node>, SyntaxError> {
+    check_depth(text, line_offset)?;
     let docs = MarkedYaml::load_from_str(text).map_err(|e| {
         let (line, col) = (e.marker().line().max(1), e.marker().col());
         let message = e.info().to_string();
@@ -113,6 +114,49 @@ pub fn parse(text: &str, line_offset: usize) -> Result<Vec<Node>, SyntaxError> {
         }
     })?;
     Ok(docs.iter().map(|d| convert(d, line_offset)).collect())
+}
+
+/// Deepest indentation (in columns, counting `- ` and `? ` indicators) a document may use.
+///
+/// The YAML parser and the tree conversion recurse once per block nesting level, so a
+/// document nested thousands of levels deep overflows the stack and aborts the process
+/// (no panic to catch). Block nesting depth is bounded by the content column, and flow
+/// nesting by the parser's own limit of 255, so this bound keeps parsing well inside even
+/// a 2 MiB thread stack. No real spec comes close.
+pub const MAX_INDENT: usize = 256;
+
+fn check_depth(text: &str, line_offset: usize) -> Result<(), SyntaxError> {
+    for (i, line) in text.lines().enumerate() {
+        let column = content_column(line);
+        if column > MAX_INDENT {
+            return Err(SyntaxError {
+                pos: Pos::new(i + 1 + line_offset, 1),
+                message: format!(
+                    "nesting too deep: this line's content starts after column {MAX_INDENT}; burnwatch does not read YAML nested this deep"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Column where a line's content starts, skipping indentation and block indicators
+/// (`- `, `? `, `: `) that open a nested collection on the same line.
+fn content_column(line: &str) -> usize {
+    let chars: Vec<char> = line.chars().take(MAX_INDENT + 2).collect();
+    let mut i = 0;
+    loop {
+        while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
+            i += 1;
+        }
+        let indicator = i < chars.len() && matches!(chars[i], '-' | '?' | ':');
+        let blank_after = chars.get(i + 1).is_none_or(|c| *c == ' ' || *c == '\t');
+        if indicator && blank_after && i < chars.len() {
+            i += 1;
+        } else {
+            return i;
+        }
+    }
 }
 
 /// The first tab on 1-based `line` or the two lines after it: (1-based line, 0-based
@@ -201,6 +245,37 @@ mod tests {
         };
         assert_eq!(inner[0].1.pos, Pos::new(3, 6));
         assert_eq!(inner[0].1.value, Value::Str("x".into()));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // 5000 levels of block mappings overflow an 8 MiB stack inside the parser.
+        let mut text = String::from("a:\n");
+        for i in 1..5000 {
+            text.push_str(&" ".repeat(i));
+            text.push_str("a:\n");
+        }
+        let err = parse(&text, 0).unwrap_err();
+        assert_eq!(err.pos, Pos::new(MAX_INDENT + 2, 1));
+        let err = parse(&"- ".repeat(3000), 0).unwrap_err();
+        assert_eq!(err.pos, Pos::new(1, 1));
+        // The deepest accepted block nesting with the deepest flow nesting inside it
+        // parses on a 2 MiB stack (the default for spawned and tokio worker threads).
+        let mut text = String::new();
+        for i in 0..MAX_INDENT / 2 - 1 {
+            text.push_str(&"  ".repeat(i));
+            text.push_str("- a:\n");
+        }
+        text.push_str(&"  ".repeat(MAX_INDENT / 2 - 1));
+        text.push_str("- a: ");
+        text.push_str(&"[".repeat(255));
+        text.push_str(&"]".repeat(255));
+        text.push('\n');
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse(&text, 0).map(|d| d.len()))
+            .unwrap();
+        assert_eq!(handle.join().unwrap(), Ok(1));
     }
 
     #[test]
