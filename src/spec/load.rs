@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+#[cfg(test)]
+mod model_tests;
 mod openslo;
 mod sloth;
 
@@ -194,6 +196,34 @@ mod tests {
         );
         assert_eq!(detect("  version: prometheus/v1\n"), None);
         assert_eq!(detect("version: prometheus/v2\n"), None);
+        // Quotes as Sloth's regexes allow them, and comments removed first.
+        assert_eq!(
+            detect("# version: nope\nversion: 'prometheus/v1'\n"),
+            Some(SpecKind::PrometheusV1)
+        );
+        assert_eq!(
+            detect("apiVersion: 'openslo/v1alpha'\nkind: \"SLO\"\n"),
+            Some(SpecKind::OpenSloV1Alpha)
+        );
+        // Both markers are needed for the two-marker formats.
+        assert_eq!(detect("kind: PrometheusServiceLevel\n"), None);
+        assert_eq!(detect("apiVersion: openslo/v1alpha\nkind: SLOs\n"), None);
+    }
+
+    #[test]
+    fn detects_windows_line_endings_for_every_format() {
+        assert_eq!(
+            detect("version: prometheus/v1\r\nservice: x\r\n"),
+            Some(SpecKind::PrometheusV1)
+        );
+        assert_eq!(
+            detect("apiVersion: sloth.slok.dev/v1\r\nkind: PrometheusServiceLevel\r\n"),
+            Some(SpecKind::K8sPrometheusServiceLevel)
+        );
+        assert_eq!(
+            detect("apiVersion: openslo/v1alpha\r\nkind: SLO\r\n"),
+            Some(SpecKind::OpenSloV1Alpha)
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub mod duration;
 pub mod load;
 pub mod model;
 pub mod plugins;
+#[cfg(test)]
+mod proptests;
 pub mod reader;
 pub mod validate;
 pub mod windows;

@@ -108,12 +108,27 @@ pub fn parse(text: &str, line_offset: usize) -> Result<Vec<Node>, SyntaxError> {
                 };
             }
         }
+        let (line, col) = clamp_to_text(text, line, col);
         SyntaxError {
             pos: Pos::new(line + line_offset, col + 1),
             message,
         }
     })?;
     Ok(docs.iter().map(|d| convert(d, line_offset)).collect())
+}
+
+/// The parser reports errors found at the end of the input one line past the last line
+/// when the text does not end in a newline; keep positions inside the text (1-based line,
+/// 0-based char column).
+fn clamp_to_text(text: &str, line: usize, col: usize) -> (usize, usize) {
+    let lines: Vec<&str> = text.split('\n').collect();
+    match lines.get(line - 1) {
+        Some(l) => (line, col.min(l.trim_end_matches('\r').chars().count())),
+        None => {
+            let last = lines.last().map_or(0, |l| l.chars().count());
+            (lines.len(), last)
+        }
+    }
 }
 
 /// Deepest indentation (in columns, counting `- ` and `? ` indicators) a document may use.
@@ -276,6 +291,15 @@ mod tests {
             .spawn(move || parse(&text, 0).map(|d| d.len()))
             .unwrap();
         assert_eq!(handle.join().unwrap(), Ok(1));
+    }
+
+    #[test]
+    fn errors_at_the_end_stay_inside_the_text() {
+        // Without a trailing newline the parser reports line 3 of a 2-line text.
+        let err = parse("a: 1\n0", 0).unwrap_err();
+        assert_eq!(err.pos, Pos::new(2, 2), "{err:?}");
+        let err = parse("a: 1\n0\n", 0).unwrap_err();
+        assert!(err.pos.line <= 3, "{err:?}");
     }
 
     #[test]

@@ -201,7 +201,7 @@ fn lower_objective(node: &Node, diags: &mut Diagnostics) -> Option<(f64, Sli)> {
 
 /// Sloth's template with both queries put in at once (Go's template engine does not
 /// re-read what it inserted, so a query that itself contains `{{ .total }}` stays as is).
-fn render_template(good: &str, total: &str) -> String {
+pub(super) fn render_template(good: &str, total: &str) -> String {
     let (before_good, rest) = OPENSLO_TEMPLATE
         .split_once("{{ .good }}")
         .unwrap_or((OPENSLO_TEMPLATE, ""));
