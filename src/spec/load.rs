@@ -128,7 +128,11 @@ fn load_text_inner(
         let nodes = match yaml::parse(&chunk, line - 1) {
             Ok(n) => n,
             Err(e) => {
-                diags.error(e.pos, format!("invalid YAML: {}", e.message));
+                // Sloth's loader words it this way (sloth-compat.md §5).
+                diags.error(
+                    e.pos,
+                    format!("could not unmarshall YAML spec correctly: {}", e.message),
+                );
                 continue;
             }
         };

@@ -237,7 +237,15 @@ fn bad_cases() -> Vec<(&'static str, Vec<String>)> {
         // YAML and document-level problems.
         (
             "yaml-unterminated-quote.yaml",
-            s(&["9:22: invalid YAML: …"]),
+            s(&["9:22: could not unmarshall YAML spec correctly: …"]),
+        ),
+        (
+            "yaml-bad-indentation.yaml",
+            s(&["6:3: could not unmarshall YAML spec correctly: …"]),
+        ),
+        (
+            "yaml-text-after-quoted-value.yaml",
+            s(&["6:22: could not unmarshall YAML spec correctly: …"]),
         ),
         ("document-is-list.yaml", vec![format!("1:1: {UNKNOWN_FORMAT}")]),
         (
@@ -247,7 +255,7 @@ fn bad_cases() -> Vec<(&'static str, Vec<String>)> {
         ("unknown-format.yaml", vec![format!("3:1: {UNKNOWN_FORMAT}")]),
         (
             "tabs.yaml",
-            s(&["5:1: invalid YAML: … (indent YAML with spaces, not tabs)"]),
+            s(&["5:1: could not unmarshall YAML spec correctly: … (indent YAML with spaces, not tabs)"]),
         ),
         (
             "empty.yaml",
@@ -259,7 +267,7 @@ fn bad_cases() -> Vec<(&'static str, Vec<String>)> {
         ),
         (
             "duplicate-key.yaml",
-            s(&["6:5: invalid YAML: duplicated key…"]),
+            s(&["6:5: could not unmarshall YAML spec correctly: duplicated key…"]),
         ),
         (
             "invalid-utf8.yaml",
