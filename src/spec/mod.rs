@@ -14,6 +14,8 @@ pub mod duration;
 pub mod load;
 pub mod model;
 pub mod plugins;
+#[cfg(test)]
+mod proptests;
 pub mod reader;
 pub mod validate;
 pub mod windows;
@@ -76,29 +78,43 @@ impl Default for LoadOptions {
     }
 }
 
-/// Load files and folders, reporting duplicate SLO ids across files and periods that the
-/// window catalog does not cover.
+/// Load files and folders, reporting duplicate SLO ids across documents and files, periods
+/// that the window catalog does not cover, missing paths and folders without spec files.
 pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
-    let files = match discover::spec_files(paths) {
-        Ok(f) => f,
-        Err(d) => {
-            return Loaded {
-                diagnostics: vec![d],
-                ..Loaded::default()
-            };
+    let mut loaded = Loaded::default();
+    let mut files = Vec::new();
+    for path in paths {
+        match discover::spec_files(std::slice::from_ref(path)) {
+            Ok(found) if found.is_empty() => loaded.diagnostics.push(Diagnostic {
+                file: path.clone(),
+                pos: Pos::new(1, 1),
+                severity: diag::Severity::Error,
+                message: "no spec files found: 0 slo specs have been discovered (looked for *.yaml and *.yml, recursively)".into(),
+            }),
+            Ok(found) => files.extend(found),
+            Err(d) => loaded.diagnostics.push(d),
         }
-    };
-    let mut loaded = Loaded {
-        files: files.len(),
-        ..Loaded::default()
-    };
+    }
+    files.dedup();
+    loaded.files = files.len();
     for file in &files {
-        match std::fs::read_to_string(file) {
-            Ok(text) => {
-                let (docs, diags) = load::load_text(file, &text);
-                loaded.documents.extend(docs);
-                loaded.diagnostics.extend(diags);
-            }
+        match std::fs::read(file) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let (docs, diags) = load::load_text_with(file, &text, options);
+                    loaded.documents.extend(docs);
+                    loaded.diagnostics.extend(diags);
+                }
+                Err(e) => {
+                    let pos = utf8_error_pos(e.as_bytes(), e.utf8_error().valid_up_to());
+                    loaded.diagnostics.push(Diagnostic {
+                        file: file.clone(),
+                        pos,
+                        severity: diag::Severity::Error,
+                        message: "invalid UTF-8: spec files must be UTF-8 text".into(),
+                    });
+                }
+            },
             Err(e) => loaded.diagnostics.push(Diagnostic {
                 file: file.clone(),
                 pos: Pos::new(1, 1),
@@ -111,13 +127,24 @@ pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
     loaded
 }
 
+/// Line and column (in characters) of byte offset `at`, for a file that is valid UTF-8 up
+/// to there.
+fn utf8_error_pos(bytes: &[u8], at: usize) -> Pos {
+    let valid = std::str::from_utf8(&bytes[..at.min(bytes.len())]).unwrap_or_default();
+    let line = valid.matches('\n').count() + 1;
+    let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Pos::new(line, col)
+}
+
 fn check_across_files(loaded: &mut Loaded, options: &LoadOptions) {
-    let mut seen: BTreeMap<String, model::SourceRef> = BTreeMap::new();
+    // Sloth's `validate` checks ids across every document of every file; ids repeated
+    // inside one document are reported by the loader already.
+    let mut seen: BTreeMap<String, (usize, model::SourceRef)> = BTreeMap::new();
     let mut extra = Vec::new();
-    for doc in &loaded.documents {
+    for (doc_index, doc) in loaded.documents.iter().enumerate() {
         for slo in &doc.slos {
-            if let Some(first) = seen.get(&slo.id) {
-                if first.file != slo.source.file {
+            match seen.get(&slo.id) {
+                Some((first_doc, first)) if *first_doc != doc_index => {
                     extra.push(Diagnostic {
                         file: slo.source.file.clone(),
                         pos: slo.source.pos,
@@ -128,11 +155,16 @@ fn check_across_files(loaded: &mut Loaded, options: &LoadOptions) {
                         ),
                     });
                 }
-            } else {
-                seen.insert(slo.id.clone(), slo.source.clone());
+                Some(_) => {}
+                None => {
+                    seen.insert(slo.id.clone(), (doc_index, slo.source.clone()));
+                }
             }
-            let period = slo.period.unwrap_or(options.period);
-            if let Err(msg) = options.catalog.require(period) {
+            // Periods set by the spec itself (OpenSLO) were checked, at their position,
+            // by the loader.
+            if slo.period.is_none()
+                && let Err(msg) = options.catalog.require(options.period)
+            {
                 extra.push(Diagnostic {
                     file: slo.source.file.clone(),
                     pos: slo.source.pos,

@@ -23,6 +23,8 @@ pub struct MapReader<'a> {
     node: &'a Node,
     entries: &'a [(Key, Node)],
     used: Vec<bool>,
+    /// Keys the loader asked for, to suggest the right spelling of an unknown key.
+    asked: Vec<String>,
     mode: Mode,
 }
 
@@ -34,12 +36,13 @@ impl<'a> MapReader<'a> {
                 node,
                 entries,
                 used: vec![false; entries.len()],
+                asked: Vec::new(),
                 mode,
             }),
             _ => {
                 diags.error(
                     node.pos,
-                    format!("expected a mapping, found a {}", node.type_name()),
+                    format!("expected a mapping, found {}", node.type_with_article()),
                 );
                 None
             }
@@ -60,6 +63,9 @@ impl<'a> MapReader<'a> {
 
     /// The value under `key`; `null` counts as absent.
     pub fn node(&mut self, key: &str) -> Option<&'a Node> {
+        if !self.asked.iter().any(|k| k == key) {
+            self.asked.push(key.to_string());
+        }
         let i = self.index_of(key)?;
         self.used[i] = true;
         let node = &self.entries[i].1;
@@ -89,7 +95,7 @@ impl<'a> MapReader<'a> {
             _ => {
                 diags.error(
                     n.pos,
-                    format!("`{key}` must be a string, found a {}", n.type_name()),
+                    format!("`{key}` must be a string, found {}", n.type_with_article()),
                 );
                 None
             }
@@ -112,7 +118,7 @@ impl<'a> MapReader<'a> {
             _ => {
                 diags.error(
                     n.pos,
-                    format!("`{key}` must be a number, found a {}", n.type_name()),
+                    format!("`{key}` must be a number, found {}", n.type_with_article()),
                 );
                 None
             }
@@ -127,7 +133,10 @@ impl<'a> MapReader<'a> {
             _ => {
                 diags.error(
                     n.pos,
-                    format!("`{key}` must be true or false, found a {}", n.type_name()),
+                    format!(
+                        "`{key}` must be true or false, found {}",
+                        n.type_with_article()
+                    ),
                 );
                 None
             }
@@ -141,8 +150,8 @@ impl<'a> MapReader<'a> {
             diags.error(
                 n.pos,
                 format!(
-                    "`{key}` must be a duration such as 5m or 30d, found a {}",
-                    n.type_name()
+                    "`{key}` must be a duration such as 5m or 30d, found {}",
+                    n.type_with_article()
                 ),
             );
             return None;
@@ -167,8 +176,8 @@ impl<'a> MapReader<'a> {
             diags.error(
                 n.pos,
                 format!(
-                    "`{key}` must be a mapping of strings, found a {}",
-                    n.type_name()
+                    "`{key}` must be a mapping of strings, found {}",
+                    n.type_with_article()
                 ),
             );
             return out;
@@ -187,9 +196,9 @@ impl<'a> MapReader<'a> {
                 _ => diags.error(
                     v.pos,
                     format!(
-                        "`{key}.{}` must be a string, found a {}",
+                        "`{key}.{}` must be a string, found {}",
                         k.name,
-                        v.type_name()
+                        v.type_with_article()
                     ),
                 ),
             }
@@ -219,40 +228,43 @@ impl<'a> MapReader<'a> {
             _ => {
                 diags.error(
                     n.pos,
-                    format!("`{key}` must be a list, found a {}", n.type_name()),
+                    format!("`{key}` must be a list, found {}", n.type_with_article()),
                 );
                 None
             }
         }
     }
 
-    /// Report keys nobody asked for: errors in strict mode, warnings (with a hint when only
-    /// the spelling differs) in lenient mode.
+    /// Report keys nobody asked for: errors in strict mode, warnings in lenient mode, with
+    /// a hint when the key is a known field spelled the other format's way (`page_alert` in
+    /// a Kubernetes spec, `pageAlert` in a `prometheus/v1` spec).
     pub fn finish(self, diags: &mut Diagnostics) {
         for (i, (k, _)) in self.entries.iter().enumerate() {
             if self.used[i] {
                 continue;
             }
+            let hint = self.spelling_hint(&k.name);
             match self.mode {
-                Mode::Strict => diags.error(k.pos, format!("unknown field `{}`", k.name)),
+                Mode::Strict => diags.error(k.pos, format!("unknown field `{}`{hint}", k.name)),
                 Mode::Lenient => diags.warning(
                     k.pos,
-                    format!(
-                        "unknown field `{}` is ignored{}",
-                        k.name,
-                        snake_hint(&k.name)
-                    ),
+                    format!("unknown field `{}` is ignored{hint}", k.name),
                 ),
             }
         }
     }
+
+    fn spelling_hint(&self, name: &str) -> String {
+        [to_snake(name), to_camel(name)]
+            .into_iter()
+            .find(|alt| alt != name && self.asked.iter().any(|a| a == alt))
+            .map(|alt| format!(" (this format spells it `{alt}`)"))
+            .unwrap_or_default()
+    }
 }
 
-/// `pageAlert` → " (this format spells it `page_alert`)".
-fn snake_hint(name: &str) -> String {
-    if !name.chars().any(|c| c.is_ascii_uppercase()) {
-        return String::new();
-    }
+/// `pageAlert` → `page_alert`.
+fn to_snake(name: &str) -> String {
     let mut snake = String::new();
     for c in name.chars() {
         if c.is_ascii_uppercase() {
@@ -262,5 +274,22 @@ fn snake_hint(name: &str) -> String {
             snake.push(c);
         }
     }
-    format!(" (this format spells it `{snake}`)")
+    snake
+}
+
+/// `page_alert` → `pageAlert`.
+fn to_camel(name: &str) -> String {
+    let mut camel = String::new();
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            camel.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            camel.push(c);
+        }
+    }
+    camel
 }

@@ -192,12 +192,15 @@ impl WindowCatalog {
         self.by_period.get(&period)
     }
 
-    /// The windows for `period`, or an error in Sloth's words listing what exists.
+    /// The windows for `period`, or an error in Sloth's words (which print the period as a
+    /// Go duration, `720h0m0s`) followed by the period in days and what the catalog has.
     pub fn require(&self, period: Duration) -> Result<&AlertWindows, String> {
         self.get(period).ok_or_else(|| {
-            let known: Vec<String> = self.by_period.keys().map(|d| d.to_string()).collect();
+            let known: Vec<String> = self.by_period.keys().map(|d| in_days(*d)).collect();
             format!(
-                "the {period} SLO period time window is not supported (catalog has: {})",
+                "the {} SLO period time window is not supported ({}; the alert-window catalog has: {})",
+                go_duration(period),
+                in_days(period),
                 known.join(", ")
             )
         })
@@ -207,6 +210,43 @@ impl WindowCatalog {
     pub fn periods(&self) -> impl Iterator<Item = Duration> + '_ {
         self.by_period.keys().copied()
     }
+}
+
+/// A period as users write it: whole days as `28d` (not Prometheus' `4w`), else `5m`-style.
+fn in_days(d: Duration) -> String {
+    const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+    if d.as_millis() > 0 && d.as_millis().is_multiple_of(DAY_MS) {
+        format!("{}d", d.as_millis() / DAY_MS)
+    } else {
+        d.to_string()
+    }
+}
+
+/// Go's `time.Duration.String()` (`720h0m0s`, `1h30m0s`, `2m0s`, `1.5s`, `500ms`), the
+/// way Sloth prints periods in its messages.
+fn go_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (h, m, s, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&s.to_string());
+    if frac > 0 {
+        out.push('.');
+        out.push_str(format!("{frac:03}").trim_end_matches('0'));
+    }
+    out.push('s');
+    out
 }
 
 /// Parse one `AlertWindows` document, reporting problems into `diags`.
@@ -353,10 +393,23 @@ mod tests {
         let err = WindowCatalog::builtin()
             .require(Duration::from_days(7))
             .unwrap_err();
-        assert!(
-            err.starts_with("the 1w SLO period time window is not supported"),
-            "{err}"
+        assert_eq!(
+            err,
+            "the 168h0m0s SLO period time window is not supported (7d; the alert-window catalog has: 28d, 30d)"
         );
+    }
+
+    #[test]
+    fn go_durations_like_time_duration_string() {
+        assert_eq!(go_duration(Duration::from_days(30)), "720h0m0s");
+        assert_eq!(go_duration(Duration::from_mins(90)), "1h30m0s");
+        assert_eq!(go_duration(Duration::from_mins(2)), "2m0s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_millis(1250)), "1.25s");
+        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_duration(Duration::from_secs(0)), "0s");
+        assert_eq!(in_days(Duration::from_days(28)), "28d");
+        assert_eq!(in_days(Duration::from_hours(36)), "1d12h");
     }
 
     #[test]

@@ -69,6 +69,18 @@ impl Node {
             Value::Map(_) => "mapping",
         }
     }
+    /// The type name with its article (`a string`, `an integer`, `null`), for messages.
+    pub fn type_with_article(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
     /// The scalar as text, as a YAML-to-JSON-to-Go decoder would accept it for a string field
     /// (numbers and booleans are not strings there; only `Str` counts).
     pub fn as_str(&self) -> Option<&str> {
@@ -82,11 +94,94 @@ impl Node {
 /// Parse every document of `text`, with positions relative to the whole text, offset by
 /// `line_offset` lines (for callers that split multi-document files themselves).
 pub fn parse(text: &str, line_offset: usize) -> Result<Vec<Node>, SyntaxError> {
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
-        pos: Pos::new(e.marker().line() + line_offset, e.marker().col() + 1),
-        message: e.info().to_string(),
+    check_depth(text, line_offset)?;
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| {
+        let (line, col) = (e.marker().line().max(1), e.marker().col());
+        let message = e.info().to_string();
+        if message.contains("tab") {
+            // The parser reports tab errors at the scalar or token it was reading; the
+            // offending character is the next tab.
+            if let Some((tab_line, tab_col)) = next_tab(text, line) {
+                return SyntaxError {
+                    pos: Pos::new(tab_line + line_offset, tab_col + 1),
+                    message: format!("{message} (indent YAML with spaces, not tabs)"),
+                };
+            }
+        }
+        let (line, col) = clamp_to_text(text, line, col);
+        SyntaxError {
+            pos: Pos::new(line + line_offset, col + 1),
+            message,
+        }
     })?;
     Ok(docs.iter().map(|d| convert(d, line_offset)).collect())
+}
+
+/// The parser reports errors found at the end of the input one line past the last line
+/// when the text does not end in a newline; keep positions inside the text (1-based line,
+/// 0-based char column).
+fn clamp_to_text(text: &str, line: usize, col: usize) -> (usize, usize) {
+    let lines: Vec<&str> = text.split('\n').collect();
+    match lines.get(line - 1) {
+        Some(l) => (line, col.min(l.trim_end_matches('\r').chars().count())),
+        None => {
+            let last = lines.last().map_or(0, |l| l.chars().count());
+            (lines.len(), last)
+        }
+    }
+}
+
+/// Deepest indentation (in columns, counting `- ` and `? ` indicators) a document may use.
+///
+/// The YAML parser and the tree conversion recurse once per block nesting level, so a
+/// document nested thousands of levels deep overflows the stack and aborts the process
+/// (no panic to catch). Block nesting depth is bounded by the content column, and flow
+/// nesting by the parser's own limit of 255, so this bound keeps parsing well inside even
+/// a 2 MiB thread stack. No real spec comes close.
+pub const MAX_INDENT: usize = 256;
+
+fn check_depth(text: &str, line_offset: usize) -> Result<(), SyntaxError> {
+    for (i, line) in text.lines().enumerate() {
+        let column = content_column(line);
+        if column > MAX_INDENT {
+            return Err(SyntaxError {
+                pos: Pos::new(i + 1 + line_offset, 1),
+                message: format!(
+                    "nesting too deep: this line's content starts after column {MAX_INDENT}; burnwatch does not read YAML nested this deep"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Column where a line's content starts, skipping indentation and block indicators
+/// (`- `, `? `, `: `) that open a nested collection on the same line.
+fn content_column(line: &str) -> usize {
+    let chars: Vec<char> = line.chars().take(MAX_INDENT + 2).collect();
+    let mut i = 0;
+    loop {
+        while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
+            i += 1;
+        }
+        let indicator = i < chars.len() && matches!(chars[i], '-' | '?' | ':');
+        let blank_after = chars.get(i + 1).is_none_or(|c| *c == ' ' || *c == '\t');
+        if indicator && blank_after && i < chars.len() {
+            i += 1;
+        } else {
+            return i;
+        }
+    }
+}
+
+/// The first tab on 1-based `line` or the two lines after it: (1-based line, 0-based
+/// char column).
+fn next_tab(text: &str, line: usize) -> Option<(usize, usize)> {
+    text.lines()
+        .enumerate()
+        .skip(line - 1)
+        .take(3)
+        .find_map(|(i, l)| l.chars().position(|c| c == '\t').map(|c| (i + 1, c)))
 }
 
 fn pos_of(node: &MarkedYaml<'_>, line_offset: usize) -> Pos {
@@ -165,6 +260,55 @@ mod tests {
         };
         assert_eq!(inner[0].1.pos, Pos::new(3, 6));
         assert_eq!(inner[0].1.value, Value::Str("x".into()));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // 5000 levels of block mappings overflow an 8 MiB stack inside the parser.
+        let mut text = String::from("a:\n");
+        for i in 1..5000 {
+            text.push_str(&" ".repeat(i));
+            text.push_str("a:\n");
+        }
+        let err = parse(&text, 0).unwrap_err();
+        assert_eq!(err.pos, Pos::new(MAX_INDENT + 2, 1));
+        let err = parse(&"- ".repeat(3000), 0).unwrap_err();
+        assert_eq!(err.pos, Pos::new(1, 1));
+        // The deepest accepted block nesting with the deepest flow nesting inside it
+        // parses on a 2 MiB stack (the default for spawned and tokio worker threads).
+        let mut text = String::new();
+        for i in 0..MAX_INDENT / 2 - 1 {
+            text.push_str(&"  ".repeat(i));
+            text.push_str("- a:\n");
+        }
+        text.push_str(&"  ".repeat(MAX_INDENT / 2 - 1));
+        text.push_str("- a: ");
+        text.push_str(&"[".repeat(255));
+        text.push_str(&"]".repeat(255));
+        text.push('\n');
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse(&text, 0).map(|d| d.len()))
+            .unwrap();
+        assert_eq!(handle.join().unwrap(), Ok(1));
+    }
+
+    #[test]
+    fn errors_at_the_end_stay_inside_the_text() {
+        // Without a trailing newline the parser reports line 3 of a 2-line text.
+        let err = parse("a: 1\n0", 0).unwrap_err();
+        assert_eq!(err.pos, Pos::new(2, 2), "{err:?}");
+        let err = parse("a: 1\n0\n", 0).unwrap_err();
+        assert!(err.pos.line <= 3, "{err:?}");
+    }
+
+    #[test]
+    fn tab_errors_point_at_the_tab() {
+        let err = parse("a:\n  b: c\n\td: e\n", 0).unwrap_err();
+        assert_eq!(err.pos, Pos::new(3, 1), "{err:?}");
+        assert!(err.message.ends_with("(indent YAML with spaces, not tabs)"));
+        let err = parse("a:\n\t- b\n", 4).unwrap_err();
+        assert_eq!(err.pos, Pos::new(6, 1), "{err:?}");
     }
 
     #[test]
