@@ -8,7 +8,9 @@ mod generate_dashboards;
 mod history;
 mod history_alerts;
 mod probe;
+mod report;
 mod run;
+mod timeline;
 mod validate;
 
 use std::process::ExitCode;
@@ -61,6 +63,11 @@ enum Command {
     /// Run the daemon: evaluate SLOs on schedule, page through Alertmanager and SNS, serve
     /// /metrics and the API. SIGTERM/SIGINT stop it gracefully.
     Run(run::Args),
+    /// The incident timeline for a postmortem: alert transitions, notifications, probe
+    /// classification changes (with ids), RDS events and the error budget consumed.
+    Timeline(timeline::Args),
+    /// The weekly SLO review: budget consumed per SLO, worst hours, alerts fired.
+    Report(report::Args),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -73,6 +80,8 @@ pub fn main() -> ExitCode {
         Command::History(args) => history::run(args),
         Command::Generate(target) => generate::run(target),
         Command::Run(args) => run::run(args),
+        Command::Timeline(args) => timeline::run(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(code) => code,
@@ -156,15 +165,30 @@ pub fn parse_ts(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 /// `./burnwatch.yaml` when it exists, else the default `data/burnwatch.sqlite`. A bad
 /// config prints its diagnostics and yields exit code 2.
 pub(crate) fn store_path(config: Option<&std::path::Path>) -> Result<std::path::PathBuf, ExitCode> {
+    store_and_url(config).map(|(path, _)| path)
+}
+
+/// Like [`store_path`], plus the base URL of the daemon's API (for permalinks).
+pub(crate) fn store_and_url(
+    config: Option<&std::path::Path>,
+) -> Result<(std::path::PathBuf, String), ExitCode> {
     let file = match config {
         Some(f) => f.to_path_buf(),
         None if std::path::Path::new(crate::config::DEFAULT_FILE).exists() => {
             std::path::PathBuf::from(crate::config::DEFAULT_FILE)
         }
-        None => return Ok(crate::config::default_storage_path()),
+        None => {
+            return Ok((
+                crate::config::default_storage_path(),
+                "http://127.0.0.1:9464".to_string(),
+            ));
+        }
     };
     match crate::config::Config::load(&file) {
-        Ok((c, _)) => Ok(c.storage.path),
+        Ok((c, _)) => {
+            let url = c.external_url();
+            Ok((c.storage.path, url))
+        }
         Err(diags) => {
             print_diagnostics(&diags);
             Err(ExitCode::from(2))
