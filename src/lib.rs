@@ -6,5 +6,6 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod eval;
 pub mod spec;
 pub mod window;

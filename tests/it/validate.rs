@@ -1,6 +1,6 @@
 //! `burnwatch validate` end to end: exit codes, summaries and FILE:LINE:COL messages.
 
-use crate::support::{burnwatch, fixture, repo};
+use crate::support::{burnwatch, repo};
 
 #[test]
 fn platform_specs_are_valid() {
