@@ -7,5 +7,6 @@
 
 pub mod cli;
 pub mod eval;
+pub mod replay;
 pub mod spec;
 pub mod window;

@@ -3,6 +3,7 @@
 //! `anyhow` and decides exit statuses (0 ok, 1 "unhealthy" where a command defines it,
 //! 2 usage, config or input errors).
 
+mod replay;
 mod validate;
 
 use std::process::ExitCode;
@@ -45,6 +46,15 @@ enum Command {
     /// several documents per file. Exit 0 when valid (warnings are printed but do not
     /// fail), 2 when any problem is found.
     Validate(validate::Args),
+    /// Backtest: evaluate recorded data through the real evaluator and print every alert
+    /// transition.
+    ///
+    /// Reads JSON Lines ({"ts","slo_id","good","total"} per SLO and minute), evaluates
+    /// every --eval-interval from the first recorded timestamp to the end of the last
+    /// recorded minute (or --until), and prints each page/ticket that fires or resolves,
+    /// then a summary. --json prints one object per transition and a summary object.
+    /// Exit 0 when replayed, 2 on bad specs or data (with FILE:LINE).
+    Replay(replay::Args),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -53,6 +63,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(code) => code,

@@ -116,7 +116,7 @@ pub enum IngestError {
 }
 
 /// Position of an SLO in the evaluator: look it up once, ingest by index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SloIndex(pub usize);
 
 /// One alert of one SLO: its definition index, state, and the pairs that fired it.
