@@ -163,12 +163,12 @@ mod tests {
         let file = dir.path().join("bw.yaml");
         std::fs::write(&file, "storage: {path: h.sqlite}\n").unwrap();
         assert_eq!(
-            super::store_path(Some(&file)).unwrap(),
+            crate::cli::store_path(Some(&file)).unwrap(),
             dir.path().join("h.sqlite")
         );
         std::fs::write(&file, "storage: {pth: h.sqlite}\n").unwrap();
         assert_eq!(
-            super::store_path(Some(&file)).unwrap_err(),
+            crate::cli::store_path(Some(&file)).unwrap_err(),
             ExitCode::from(2)
         );
     }

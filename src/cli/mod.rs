@@ -8,6 +8,7 @@ mod generate_dashboards;
 mod history;
 mod history_alerts;
 mod probe;
+mod replay;
 mod report;
 mod run;
 mod timeline;
@@ -68,6 +69,15 @@ enum Command {
     Timeline(timeline::Args),
     /// The weekly SLO review: budget consumed per SLO, worst hours, alerts fired.
     Report(report::Args),
+    /// Backtest: evaluate recorded data through the real evaluator and print every alert
+    /// transition.
+    ///
+    /// Reads JSON Lines ({"ts","slo_id","good","total"} per SLO and minute), evaluates
+    /// every --eval-interval from the first recorded timestamp to the end of the last
+    /// recorded minute (or --until), and prints each page/ticket that fires or resolves,
+    /// then a summary. --json prints one object per transition and a summary object.
+    /// Exit 0 when replayed, 2 on bad specs or data (with FILE:LINE).
+    Replay(replay::Args),
 }
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
@@ -82,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Timeline(args) => timeline::run(args),
         Command::Report(args) => report::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(code) => code,

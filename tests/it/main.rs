@@ -13,6 +13,7 @@ mod probe_db;
 mod procs;
 mod promtool;
 mod promtool_harness;
+mod replay;
 mod rules;
 mod runbooks;
 mod support;

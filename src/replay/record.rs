@@ -1,0 +1,331 @@
+//! Recorded data: the JSON Lines format `burnwatch replay` reads and `run --record`
+//! writes (design.md, "Recorded data").
+//!
+//! Each non-blank line is one JSON object in one of these forms:
+//! - SLO events, for PromQL SLIs: `{"ts":"…","slo_id":"…","good":995,"total":1000}`, the
+//!   events of the minute starting at `ts` (floored to the minute; several lines in one
+//!   minute add up);
+//! - a raw-SLI sample (burnwatch extension): `{"ts":"…","slo_id":"…","error_ratio":0.01}`,
+//!   averaged with the other samples of its windows as Sloth averages raw ratios;
+//! - a CloudWatch datapoint, exactly as GetMetricData returns it after flattening:
+//!   `{"ts":"…","namespace":"AWS/ApplicationELB","metric":"RequestCount",
+//!   "dimensions":{"LoadBalancer":"app/…"},"stat":"Sum","period":60,"value":1200}`.
+//!   Turning datapoints into SLO events is the CloudWatch source's job; this module only
+//!   reads and checks them ([`Datapoint`]).
+//!
+//! A missing minute is "no datapoint", not an error. Every problem is reported with its
+//! line number; nothing is skipped silently.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+use serde_json::{Map, Value};
+
+/// One checked line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// Good and total events of one SLO in one minute.
+    Events {
+        /// Seconds since the epoch.
+        ts: i64,
+        /// The SLO id.
+        slo_id: String,
+        /// Good events.
+        good: u64,
+        /// All events.
+        total: u64,
+    },
+    /// One raw-SLI sample.
+    Ratio {
+        /// Seconds since the epoch.
+        ts: i64,
+        /// The SLO id.
+        slo_id: String,
+        /// Error ratio in [0, 1].
+        error_ratio: f64,
+    },
+    /// A CloudWatch datapoint.
+    Datapoint(Datapoint),
+}
+
+impl Record {
+    /// The record's timestamp (seconds since the epoch).
+    pub fn ts(&self) -> i64 {
+        match self {
+            Record::Events { ts, .. } | Record::Ratio { ts, .. } => *ts,
+            Record::Datapoint(d) => d.ts,
+        }
+    }
+}
+
+/// A CloudWatch datapoint as recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Datapoint {
+    /// Start of the datapoint's period, seconds since the epoch.
+    pub ts: i64,
+    /// Namespace (`AWS/ApplicationELB`).
+    pub namespace: String,
+    /// Metric name (`RequestCount`).
+    pub metric: String,
+    /// Dimensions.
+    pub dimensions: BTreeMap<String, String>,
+    /// Statistic (`Sum`).
+    pub stat: String,
+    /// Period in seconds.
+    pub period: u32,
+    /// The value.
+    pub value: f64,
+}
+
+/// A record and the line it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    /// 1-based line number.
+    pub number: usize,
+    /// What it says.
+    pub record: Record,
+}
+
+/// A line that could not be read, or the file itself.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A bad line.
+    #[error("line {line}: {message}")]
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// Reading failed.
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Read every line of `input`.
+pub fn read(input: impl BufRead) -> Result<Vec<Line>, ReadError> {
+    let mut out = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = parse_line(&line).map_err(|message| ReadError::Line {
+            line: i + 1,
+            message,
+        })?;
+        out.push(Line {
+            number: i + 1,
+            record,
+        });
+    }
+    Ok(out)
+}
+
+/// Parse one line.
+pub fn parse_line(text: &str) -> Result<Record, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not a JSON object: {e}"))?;
+    let Value::Object(obj) = value else {
+        return Err("expected a JSON object".into());
+    };
+    if obj.contains_key("slo_id") {
+        if obj.contains_key("error_ratio") {
+            check_keys(&obj, &["ts", "slo_id", "error_ratio"])?;
+            let error_ratio = obj
+                .get("error_ratio")
+                .and_then(Value::as_f64)
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or("field \"error_ratio\" must be a number in [0, 1]")?;
+            Ok(Record::Ratio {
+                ts: ts(&obj)?,
+                slo_id: string(&obj, "slo_id")?,
+                error_ratio,
+            })
+        } else {
+            check_keys(&obj, &["ts", "slo_id", "good", "total"])?;
+            let good = count(&obj, "good")?;
+            let total = count(&obj, "total")?;
+            if good > total {
+                return Err(format!(
+                    "\"good\" ({good}) exceeds \"total\" ({total}): total counts every valid \
+                     event, good ones included"
+                ));
+            }
+            Ok(Record::Events {
+                ts: ts(&obj)?,
+                slo_id: string(&obj, "slo_id")?,
+                good,
+                total,
+            })
+        }
+    } else if obj.contains_key("namespace") {
+        check_keys(
+            &obj,
+            &[
+                "ts",
+                "namespace",
+                "metric",
+                "dimensions",
+                "stat",
+                "period",
+                "value",
+            ],
+        )?;
+        let dimensions = match obj.get("dimensions") {
+            None => BTreeMap::new(),
+            Some(Value::Object(d)) => d
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    _ => Err(format!("dimension {k:?} must be a string")),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err("field \"dimensions\" must be an object of strings".into()),
+        };
+        let period = obj
+            .get("period")
+            .and_then(Value::as_u64)
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|p| *p > 0 && p % 60 == 0)
+            .ok_or("field \"period\" must be a positive multiple of 60 seconds")?;
+        let value = obj
+            .get("value")
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite())
+            .ok_or("field \"value\" must be a number")?;
+        Ok(Record::Datapoint(Datapoint {
+            ts: ts(&obj)?,
+            namespace: string(&obj, "namespace")?,
+            metric: string(&obj, "metric")?,
+            dimensions,
+            stat: string(&obj, "stat")?,
+            period,
+            value,
+        }))
+    } else {
+        Err(
+            "unknown record: expected {\"ts\",\"slo_id\",\"good\",\"total\"}, \
+             {\"ts\",\"slo_id\",\"error_ratio\"} or a CloudWatch datapoint \
+             {\"ts\",\"namespace\",\"metric\",\"dimensions\",\"stat\",\"period\",\"value\"}"
+                .into(),
+        )
+    }
+}
+
+fn check_keys(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), String> {
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(format!(
+                "unknown field {k:?} (this form has: {})",
+                allowed.join(", ")
+            ));
+        }
+    }
+    for k in allowed {
+        if *k != "dimensions" && !obj.contains_key(*k) {
+            return Err(format!("missing field {k:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn string(obj: &Map<String, Value>, key: &str) -> Result<String, String> {
+    match obj.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(format!("field {key:?} must be a non-empty string")),
+    }
+}
+
+fn ts(obj: &Map<String, Value>) -> Result<i64, String> {
+    let s = string(obj, "ts")?;
+    chrono::DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.timestamp())
+        .map_err(|e| format!("field \"ts\" is not an RFC 3339 time ({e}): {s:?}"))
+}
+
+/// A count: a non-negative integer (`1200` or `1200.0`, as CloudWatch sums print).
+fn count(obj: &Map<String, Value>, key: &str) -> Result<u64, String> {
+    let v = obj.get(key);
+    if let Some(n) = v.and_then(Value::as_u64) {
+        return Ok(n);
+    }
+    match v.and_then(Value::as_f64) {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(f as u64),
+        _ => Err(format!(
+            "field {key:?} must be a non-negative whole number, got {}",
+            v.map_or("nothing".to_string(), Value::to_string)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_all_three_forms() {
+        let text = r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a-b","good":995,"total":1000}
+
+{"ts":"2026-11-20T10:00:30+00:00","slo_id":"a-c","error_ratio":0.25}
+{"ts":"2026-11-20T10:00:00Z","namespace":"AWS/ApplicationELB","metric":"RequestCount","dimensions":{"LoadBalancer":"app/x/1"},"stat":"Sum","period":60,"value":1200}
+"#;
+        let lines = read(text.as_bytes()).unwrap();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[0].record,
+            Record::Events {
+                ts: 1_795_168_800,
+                slo_id: "a-b".into(),
+                good: 995,
+                total: 1000
+            }
+        );
+        assert_eq!(lines[1].number, 3);
+        assert!(
+            matches!(&lines[2].record, Record::Datapoint(d) if d.value == 1200.0 && d.dimensions["LoadBalancer"] == "app/x/1")
+        );
+    }
+
+    #[test]
+    fn bad_lines_say_which_and_why() {
+        let cases = [
+            (
+                r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":5,"total":3}"#,
+                "exceeds",
+            ),
+            (
+                r#"{"ts":"yesterday","slo_id":"a","good":1,"total":3}"#,
+                "RFC 3339",
+            ),
+            (
+                r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":-1,"total":3}"#,
+                "non-negative whole",
+            ),
+            (
+                r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":1.5,"total":3}"#,
+                "whole number",
+            ),
+            (
+                r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":1,"totl":3}"#,
+                "unknown field \"totl\"",
+            ),
+            (
+                r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":1}"#,
+                "missing field \"total\"",
+            ),
+            (
+                r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","error_ratio":2}"#,
+                "[0, 1]",
+            ),
+            (r#"[1,2]"#, "JSON object"),
+            (r#"{"ts":"#, "not a JSON object"),
+            (r#"{"hello":1}"#, "unknown record"),
+        ];
+        for (line, expect) in cases {
+            let text = format!("\n{line}\n");
+            let err = read(text.as_bytes()).unwrap_err().to_string();
+            assert!(err.starts_with("line 2: "), "{err}");
+            assert!(err.contains(expect), "{line}: {err}");
+        }
+    }
+}
