@@ -6,5 +6,6 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod source;
 pub mod spec;
 pub mod store;

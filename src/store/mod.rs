@@ -28,7 +28,9 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The file was written by a newer burnwatch.
-    #[error("history store {path} has schema version {found}, newer than this burnwatch understands ({supported}); upgrade burnwatch")]
+    #[error(
+        "history store {path} has schema version {found}, newer than this burnwatch understands ({supported}); upgrade burnwatch"
+    )]
     TooNew {
         /// The file.
         path: PathBuf,
@@ -136,7 +138,8 @@ mod tests {
         let path = dir.path().join("h.sqlite");
         {
             let c = Connection::open(&path).unwrap();
-            c.pragma_update(None, "user_version", schema::VERSION + 1).unwrap();
+            c.pragma_update(None, "user_version", schema::VERSION + 1)
+                .unwrap();
         }
         let err = Store::open(&path).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");

@@ -10,6 +10,10 @@ fn platform_specs_are_valid() {
         .output()
         .expect("run burnwatch");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("SLOs in 3 files are valid"), "{stdout}");
 }
