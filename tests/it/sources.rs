@@ -83,12 +83,16 @@ pub fn fast_retry() -> RetryPolicy {
     }
 }
 
-/// CloudWatch settings with a one-hour backfill and fast retries.
+/// CloudWatch settings with a one-hour backfill, fast retries and no pacing (the
+/// emulators have no quotas; pacing is unit-tested on its own).
 pub fn cw_settings() -> CloudWatchSettings {
     CloudWatchSettings {
         backfill: Some(Duration::from_hours(1)),
         fetch: FetchSettings {
             retry: fast_retry(),
+            calls_per_sec: 1e6,
+            recent_points_per_sec: 1e12,
+            old_points_per_sec: 1e12,
             ..FetchSettings::default()
         },
         ..CloudWatchSettings::default()
