@@ -9,6 +9,7 @@
 //! Architecture invariant: rows are converted to and from domain types here; no other
 //! module writes SQL.
 
+pub mod rds_events;
 mod schema;
 
 use std::path::{Path, PathBuf};
