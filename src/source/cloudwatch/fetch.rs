@@ -193,10 +193,10 @@ impl Fetcher {
             match out.next_token() {
                 None => break,
                 Some(t) if !seen.insert(t.to_string()) => {
-                    return fail_open(acc, ids, "GetMetricData repeated a NextToken", report);
+                    return fail_all(ids, "GetMetricData repeated a NextToken", report);
                 }
                 Some(_) if pages >= self.settings.max_pages => {
-                    return fail_open(acc, ids, "GetMetricData pages exceeded the limit", report);
+                    return fail_all(ids, "GetMetricData pages exceeded the limit", report);
                 }
                 Some(t) => token = Some(t.to_string()),
             }
@@ -244,13 +244,8 @@ impl Acc {
     }
 }
 
-/// Pagination broke down: every query is failed.
-fn fail_open(
-    _acc: HashMap<usize, Acc>,
-    ids: &[usize],
-    why: &str,
-    report: &mut PollReport,
-) -> CallOutcome {
+/// Pagination broke down: every query of the call is failed.
+fn fail_all(ids: &[usize], why: &str, report: &mut PollReport) -> CallOutcome {
     report.failures += 1;
     CallOutcome {
         series: Vec::new(),

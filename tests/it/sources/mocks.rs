@@ -307,9 +307,12 @@ async fn persistent_throttling_marks_no_data_then_the_gap_is_refetched() {
     assert_eq!(src.complete_until(), Some(report.range.unwrap().1));
 }
 
+/// (queries, start, end, period) of every GetMetricData request.
+type Seen = Arc<Mutex<Vec<(usize, i64, i64, i32)>>>;
+
 #[tokio::test]
 async fn backfill_calls_stay_within_500_queries_and_100800_datapoints() {
-    let seen: Arc<Mutex<Vec<(usize, i64, i64, i32)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     let s2 = seen.clone();
     let rule = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |req| {
         let start = req.start_time().map(|t| t.secs()).unwrap_or_default();
@@ -551,4 +554,23 @@ async fn rds_failover_events_are_classified() {
     // The same events are not reported twice.
     let (again, _) = mon.poll(now() + TimeDelta::minutes(1)).await;
     assert!(again[0].new_events.is_empty());
+}
+
+#[tokio::test]
+async fn a_repeated_next_token_fails_the_call_instead_of_looping() {
+    let rule = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(|req| {
+        let mut out = empty(req).to_owned();
+        out.next_token = Some("same-token".into());
+        out
+    });
+    let mut src = source(cw_client!(&rule), &[alb_slo("a", "lb-a")]);
+    let (batch, report) = poll(&mut src, now()).await;
+    assert_eq!(rule.num_calls(), 2);
+    assert_eq!(report.failures, 1);
+    assert!(batch.covered.is_empty());
+    assert!(
+        batch.no_data[0].reason.contains("repeated a NextToken"),
+        "{:?}",
+        batch.no_data
+    );
 }

@@ -520,3 +520,39 @@ async fn rds_monitor_reads_gauges_status_and_events() {
         snaps[0].errors
     );
 }
+
+#[test]
+fn job_success_counts_each_finished_job_once_in_its_stop_minute() {
+    use aws_sdk_batch::types::JobSummary;
+    use burnwatch::source::batch::job_success_events;
+    let t0 = this_minute() - TimeDelta::minutes(10);
+    let job = |id: &str, status: JobStatus, stop_secs: Option<i64>| {
+        JobSummary::builder()
+            .job_id(id)
+            .status(status)
+            .set_stopped_at(stop_secs.map(|s| (t0 + TimeDelta::seconds(s)).timestamp_millis()))
+            .build()
+    };
+    let jobs = [
+        job("a", JobStatus::Succeeded, Some(5)),
+        job("b", JobStatus::Failed, Some(50)),
+        job("c", JobStatus::Succeeded, Some(70)),
+        job("c", JobStatus::Succeeded, Some(70)), // listed twice (pages overlap)
+        job("d", JobStatus::Running, None),
+        job("e", JobStatus::Succeeded, Some(-600)), // before the range
+    ];
+    let b = job_success_events(&["jobs".to_string()], &jobs, t0, t0 + TimeDelta::minutes(5));
+    let got: Vec<_> = b
+        .events
+        .iter()
+        .map(|e| (e.bucket_start, e.good, e.total))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(t0, 1.0, 2.0), (t0 + TimeDelta::minutes(1), 1.0, 1.0)]
+    );
+    assert_eq!(
+        (b.covered[0].from, b.covered[0].to),
+        (t0, t0 + TimeDelta::minutes(5))
+    );
+}
