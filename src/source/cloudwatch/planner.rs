@@ -180,7 +180,11 @@ pub fn plan_range(
     }
     let max_points = u64::from(limits.chunk_points.max(1)).min(limits.max_datapoints_per_call);
     for (s, e, period) in segments(start, end, now) {
-        let step = TimeDelta::seconds(i64::from(period) * max_points as i64);
+        // Split evenly: n chunks of at most `max_points`, without a tiny remainder chunk.
+        let total = ((e - s).num_seconds() as u64).div_ceil(u64::from(period));
+        let n = total.div_ceil(max_points).max(1);
+        let per_chunk = total.div_ceil(n);
+        let step = TimeDelta::seconds(i64::from(period) * per_chunk as i64);
         let mut cs = s;
         while cs < e {
             let ce = (cs + step).min(e);
