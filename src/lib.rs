@@ -16,6 +16,7 @@ pub mod probe;
 pub mod replay;
 pub mod report;
 pub mod rules;
+pub mod source;
 pub mod spec;
 pub mod status;
 pub mod store;

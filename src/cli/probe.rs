@@ -97,7 +97,7 @@ fn run_db(args: DbArgs) -> anyhow::Result<ExitCode> {
             .insert_probe_run(run)
             .with_context(|| format!("cannot record probe run {}", run.id))?;
         store
-            .insert_rds_events(&outcome.rds_events)
+            .insert_probe_rds_events(&outcome.rds_events)
             .context("cannot record RDS events")?;
         if args.json {
             println!("{}", run.to_json());

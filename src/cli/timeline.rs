@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         notifications: store.notifications(args.from, args.to)?,
         probes,
         probes_before,
-        rds_events: store.rds_events(args.from, args.to)?,
+        rds_events: store.rds_events_between(args.from, args.to)?,
         budget_before: store.slo_snapshots_before(args.from)?,
         budget_during: store.slo_snapshots(args.from, args.to)?,
     };

@@ -6,7 +6,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::probe::ProbeRun;
-use crate::store::{AlertTransition, NotificationRecord, RdsEventRow, SloSnapshotRow};
+use crate::source::rds::RdsEvent;
+use crate::store::{AlertTransition, NotificationRecord, SloSnapshotRow};
 
 /// What the timeline is built from (all already limited to the range).
 #[derive(Debug, Default)]
@@ -21,7 +22,7 @@ pub struct Inputs {
     /// is only listed when it differs).
     pub probes_before: Vec<ProbeRun>,
     /// RDS events.
-    pub rds_events: Vec<RdsEventRow>,
+    pub rds_events: Vec<RdsEvent>,
     /// Last snapshot of each SLO before the range start.
     pub budget_before: Vec<SloSnapshotRow>,
     /// Snapshots inside the range.
@@ -169,7 +170,17 @@ pub fn build(from: DateTime<Utc>, to: DateTime<Utc>, inputs: Inputs, api_base: &
         entries.push(Entry {
             ts: e.ts,
             kind: "rds_event",
-            text: format!("RDS `{}` [{}]: {}", e.source_id, e.categories, e.message),
+            text: format!(
+                "RDS `{}` {}[{}]: {}",
+                e.source_id,
+                if e.event_id.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} ", e.event_id)
+                },
+                e.categories.join(","),
+                e.message
+            ),
             probe_id: None,
             link: None,
         });
@@ -307,11 +318,17 @@ mod tests {
                 probe("01D", 4, Classification::AuthFailed),
                 probe("01E", 9, Classification::Healthy),
             ],
-            rds_events: vec![RdsEventRow {
+            rds_events: vec![RdsEvent {
                 source_id: "mass-spec-db".into(),
                 ts: at(2),
-                categories: "failover".into(),
+                event_id: "RDS-EVENT-0013".into(),
+                categories: vec!["failover".into()],
                 message: "Multi-AZ instance failover started".into(),
+                kind: crate::source::rds::classify_event(
+                    "Multi-AZ instance failover started",
+                    &["failover".to_string()],
+                )
+                .1,
             }],
             budget_before: vec![SloSnapshotRow {
                 ts: at(0),

@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod notifications;
 pub mod outbox;
 pub mod probes;
+pub mod rds_events;
 mod schema;
 pub mod snapshots;
 mod timefmt;
@@ -20,7 +21,7 @@ mod timefmt;
 pub use alerts::{AlertTransition, EvaluationCommit, StoredAlertState};
 pub use notifications::NotificationRecord;
 pub use outbox::{NewOutboxItem, OutboxItem};
-pub use snapshots::{RdsEventRow, SloSnapshotRow};
+pub use snapshots::SloSnapshotRow;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

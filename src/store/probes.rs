@@ -30,7 +30,7 @@ impl Store {
 
     /// Record RDS events; events already stored (same instance, time and message) are
     /// kept once, since every probe run re-reads the last hour.
-    pub fn insert_rds_events(&self, events: &[RdsEvent]) -> Result<(), StoreError> {
+    pub fn insert_probe_rds_events(&self, events: &[RdsEvent]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for e in events {
@@ -177,8 +177,10 @@ mod tests {
             categories: vec!["failover".into()],
             message: "Multi-AZ instance failover completed".into(),
         };
-        store.insert_rds_events(&[e.clone(), e.clone()]).unwrap();
-        store.insert_rds_events(&[e]).unwrap();
+        store
+            .insert_probe_rds_events(&[e.clone(), e.clone()])
+            .unwrap();
+        store.insert_probe_rds_events(&[e]).unwrap();
         let n: i64 = store
             .conn()
             .query_row(

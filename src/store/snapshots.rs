@@ -1,5 +1,4 @@
-//! Periodic SLO snapshots (budget remaining, period and 1h error ratios) and RDS event
-//! reads: what `timeline` and `report` need to say how much budget an incident consumed
+//! Periodic SLO snapshots (budget remaining, period and 1h error ratios): what `timeline` and `report` need to say how much budget an incident consumed
 //! without re-reading any source.
 
 use chrono::{DateTime, Utc};
@@ -22,19 +21,6 @@ pub struct SloSnapshotRow {
     pub error_ratio_1h: Option<f64>,
     /// Events counted over the period.
     pub period_events: f64,
-}
-
-/// An RDS event as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RdsEventRow {
-    /// DB instance identifier.
-    pub source_id: String,
-    /// When it happened.
-    pub ts: DateTime<Utc>,
-    /// Event categories, comma-separated.
-    pub categories: String,
-    /// The event message.
-    pub message: String,
 }
 
 fn finite(v: Option<f64>) -> Option<f64> {
@@ -140,38 +126,6 @@ impl Store {
                 period_error_ratio,
                 error_ratio_1h,
                 period_events,
-            });
-        }
-        Ok(out)
-    }
-
-    /// RDS events with `from <= ts < to`, oldest first.
-    pub fn rds_events(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<RdsEventRow>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT source_id, ts, categories, message FROM rds_events
-             WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, source_id",
-        )?;
-        let rows = stmt.query_map(params![timefmt::write(from), timefmt::write(to)], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (source_id, ts, categories, message) = row?;
-            out.push(RdsEventRow {
-                source_id,
-                ts: timefmt::read(&ts)?,
-                categories,
-                message,
             });
         }
         Ok(out)

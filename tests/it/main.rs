@@ -16,5 +16,6 @@ mod promtool_harness;
 mod replay;
 mod rules;
 mod runbooks;
+mod sources;
 mod support;
 mod validate;
