@@ -18,7 +18,7 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
 echo "== cargo test"
-cargo test --locked --all-targets
+cargo test --locked --all-targets --no-fail-fast
 
 echo "== burnwatch validate slo-specs/"
 cargo run --quiet --locked -- validate slo-specs/

@@ -115,7 +115,7 @@ fn errors_carry_file_line_and_column() {
     let text = "eval_interval: 30\nlisten: localhost:80\nresend_delay: 1x\nnotifiers:\n  alertmanager:\n    urls: [ftp://x]\n  pager: {}\nsources:\n  kafka: {}\n";
     let errs = parse(text).unwrap_err();
     let expect = [
-        "conf/burnwatch.yaml:1:16: `eval_interval` must be a duration such as 5m or 30d, found a integer",
+        "conf/burnwatch.yaml:1:16: `eval_interval` must be a duration such as 5m or 30d, found an integer",
         "conf/burnwatch.yaml:2:9: `listen`: \"localhost:80\" is not an IP address and port",
         "conf/burnwatch.yaml:3:15: `resend_delay`: invalid duration \"1x\"",
         "conf/burnwatch.yaml:6:12: `notifiers.alertmanager.urls`: \"ftp://x\" must be an http:// or https:// URL",
