@@ -82,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let report = replay::run(
         &mut evaluator,
+        &slos,
         &lines,
         ReplayOptions {
             eval_interval: interval,

@@ -14,7 +14,8 @@ pub mod record;
 use std::collections::BTreeMap;
 
 use crate::eval::{Change, Evaluator, IngestError, SloIndex, Transition};
-use crate::spec::Severity;
+use crate::source::record as source_record;
+use crate::spec::{Severity, Slo};
 use crate::window::{self, Counts};
 
 use record::{Line, Record};
@@ -71,15 +72,21 @@ pub enum ReplayError {
 }
 
 /// Replay `lines` through `evaluator`.
+///
+/// `slos` are the specs the evaluator was built from: CloudWatch datapoint lines are turned
+/// into SLO events through the same plugin code the live CloudWatch source uses
+/// (`source::record::events_from_datapoints`), so a recorded incident replays exactly.
 pub fn run(
     evaluator: &mut Evaluator,
+    slos: &[Slo],
     lines: &[Line],
     options: ReplayOptions,
 ) -> Result<Report, ReplayError> {
     if options.eval_interval <= 0 {
         return Err(ReplayError::Interval);
     }
-    let minutes = bucket(evaluator, lines)?;
+    let mut minutes = bucket(evaluator, lines)?;
+    datapoint_minutes(evaluator, slos, lines, &mut minutes)?;
     let mut report = Report {
         transitions: Vec::new(),
         slos: evaluator.len(),
@@ -165,14 +172,8 @@ fn bucket(
                 window::ratio_counts(*error_ratio).map_err(|e| err(e.to_string()))?,
                 true,
             ),
-            Record::Datapoint(d) => {
-                return Err(err(format!(
-                    "CloudWatch datapoint ({} {}): replay cannot turn CloudWatch metrics into \
-                     SLO events yet; record the SLO's events instead, as \
-                     {{\"ts\",\"slo_id\",\"good\",\"total\"}}",
-                    d.namespace, d.metric
-                )));
-            }
+            // Turned into events through the CloudWatch plugins, see `datapoint_minutes`.
+            Record::Datapoint(_) => continue,
         };
         let Some(slo) = evaluator.slo_index(slo_id) else {
             return Err(err(format!(
@@ -192,4 +193,78 @@ fn bucket(
         *entry = entry.plus(counts);
     }
     Ok(minutes)
+}
+
+/// Turn the CloudWatch datapoint lines into per-minute SLO counts with the live plugin code.
+/// Minutes the data covers without events are zero traffic (CloudWatch publishes no
+/// datapoint when there are no requests); events of longer buckets count in the minute
+/// their bucket starts.
+fn datapoint_minutes(
+    evaluator: &Evaluator,
+    slos: &[Slo],
+    lines: &[Line],
+    minutes: &mut BTreeMap<(i64, SloIndex), Counts>,
+) -> Result<(), ReplayError> {
+    let mut first_line = None;
+    let mut points = Vec::new();
+    for line in lines {
+        if let Record::Datapoint(d) = &line.record {
+            first_line.get_or_insert(line.number);
+            let Some(ts) = chrono::DateTime::from_timestamp(d.ts, 0) else {
+                return Err(ReplayError::Line {
+                    line: line.number,
+                    message: format!("timestamp {} is out of range", d.ts),
+                });
+            };
+            points.push(source_record::Datapoint {
+                ts,
+                namespace: d.namespace.clone(),
+                metric: d.metric.clone(),
+                dimensions: d.dimensions.clone(),
+                stat: d.stat.clone(),
+                period: d.period,
+                value: d.value,
+            });
+        }
+    }
+    let Some(line) = first_line else {
+        return Ok(());
+    };
+    let batch = source_record::events_from_datapoints(slos, &points);
+    if batch.events.is_empty() && batch.covered.is_empty() {
+        return Err(ReplayError::Line {
+            line,
+            message: "CloudWatch datapoints match no SLO of the given specs (check the \
+                      namespace, metric names and dimensions against the SLO plugins' options)"
+                .into(),
+        });
+    }
+    for c in &batch.covered {
+        let Some(slo) = evaluator.slo_index(&c.slo_id) else {
+            continue;
+        };
+        let (from, to) = (
+            c.from.timestamp().div_euclid(60),
+            c.to.timestamp().div_euclid(60),
+        );
+        for m in from..to {
+            minutes.entry((m, slo)).or_default();
+        }
+    }
+    for e in &batch.events {
+        let Some(slo) = evaluator.slo_index(&e.slo_id) else {
+            continue;
+        };
+        let counts = window::events_counts(e.good.round() as u64, e.total.round() as u64).map_err(
+            |err| ReplayError::Line {
+                line,
+                message: format!("SLO {:?} at {}: {err}", e.slo_id, e.bucket_start),
+            },
+        )?;
+        let entry = minutes
+            .entry((e.bucket_start.timestamp().div_euclid(60), slo))
+            .or_default();
+        *entry = entry.plus(counts);
+    }
+    Ok(())
 }

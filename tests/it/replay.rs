@@ -207,8 +207,7 @@ fn bad_lines_are_reported_with_their_line_number() {
     );
     let stderr = replay_fails(&fixture("replay/cloudwatch.jsonl"));
     assert!(
-        stderr
-            .contains("cloudwatch.jsonl:1: CloudWatch datapoint (AWS/ApplicationELB RequestCount)"),
+        stderr.contains("cloudwatch.jsonl:1: CloudWatch datapoints match no SLO"),
         "{stderr}"
     );
     let stderr = replay_fails(&fixture("replay/does-not-exist.jsonl"));
@@ -233,4 +232,79 @@ fn bad_specs_and_arguments_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--eval-interval"));
+}
+
+/// A recorded ALB incident in the CloudWatch datapoint form replays through the same
+/// plugin code as the live source: during a total outage the load balancer answers every
+/// request with a 503 and `RequestCount` has no datapoint, which must read as 100 % errors
+/// (not "no traffic") and page; recovery resolves the page.
+#[test]
+fn cloudwatch_datapoints_replay_through_the_alb_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alb.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let start = 1_795_168_800; // 2026-11-20T10:00:00Z
+    let outage = 120..140; // minutes
+    let line = |f: &mut std::io::BufWriter<std::fs::File>,
+                minute: i64,
+                metric: &str,
+                value: u64| {
+        let ts = chrono::DateTime::from_timestamp(start + 60 * minute, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        writeln!(
+            f,
+            r#"{{"ts":"{ts}","namespace":"AWS/ApplicationELB","metric":"{metric}","dimensions":{{"LoadBalancer":"app/mass-spec/0123456789abcdef"}},"stat":"Sum","period":60,"value":{value}}}"#
+        )
+        .unwrap();
+    };
+    for minute in 0..200 {
+        if outage.contains(&minute) {
+            line(&mut f, minute, "HTTPCode_ELB_5XX_Count", 1000);
+            line(&mut f, minute, "HTTPCode_ELB_503_Count", 1000);
+        } else {
+            line(&mut f, minute, "RequestCount", 1000);
+        }
+    }
+    f.flush().unwrap();
+    drop(f);
+    let out = burnwatch()
+        .args(["replay", "--spec"])
+        .arg(crate::support::repo().join("slo-specs/api.yaml"))
+        .arg("--data")
+        .arg(&path)
+        .args(["--json", "--eval-interval", "1m"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let page: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["slo_id"] == "mass-spec-api-availability" && e["severity"] == "page")
+        .collect();
+    assert_eq!(page.len(), 2, "one page firing then resolved: {events:?}");
+    let at = |e: &Value| {
+        chrono::DateTime::parse_from_rfc3339(e["ts"].as_str().unwrap())
+            .unwrap()
+            .timestamp()
+    };
+    assert_eq!(page[0]["state"], "firing");
+    assert_eq!(page[0]["alert"], "MassSpecAPIAvailability");
+    // Onset at minute 120; the first minute of errors is complete at 121, so the page
+    // fires at the evaluation of 121 (one bucket plus at most one evaluation interval).
+    let fired = at(page[0]) - (start + 60 * 120);
+    assert!((60..=120).contains(&fired), "fired {fired}s after onset");
+    assert_eq!(page[1]["state"], "resolved");
+    assert!(
+        at(page[1]) > start + 60 * 140,
+        "resolves only after recovery"
+    );
 }

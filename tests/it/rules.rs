@@ -402,7 +402,7 @@ fn bad_arguments_and_periods_are_usage_errors() {
     let (code, _, err) = generate(&["--period", "7d", spec]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("the 1w SLO period time window is not supported"),
+        err.contains("the 168h0m0s SLO period time window is not supported (7d;"),
         "{err}"
     );
     let (code, _, err) = generate(&["--no-data-for", "5m", spec]);

@@ -26,7 +26,10 @@ const PREFIXES: &[(&str, &str)] = &[
 
 /// IAM actions that are not SDK operation calls (none yet; e.g. `rds-db:connect` for IAM
 /// database authentication belongs here when the probe uses it).
-const NON_SDK_ACTIONS: &[&str] = &[];
+/// Actions the policy needs that are not SDK calls: `rds-db:connect` authorises the IAM
+/// token a database probe signs locally (`aws_sdk_rds::auth_token`) and presents to
+/// PostgreSQL.
+const NON_SDK_ACTIONS: &[&str] = &["rds-db:connect"];
 
 /// `{crate name (aws_sdk_x): (iam prefix, {operation snake name})}` for the SDK crates.
 fn sdk_operations() -> BTreeMap<String, (String, BTreeSet<String>)> {
