@@ -189,7 +189,7 @@ async fn slo_series_parse_and_only_the_sloth_colon_names_are_linted() {
 
 #[tokio::test]
 async fn a_prometheus_server_scraping_burnwatch_sees_the_slo_series() {
-    let prometheus = service("BURNWATCH_TEST_PROMETHEUS_BIN");
+    let prometheus = service("BURNWATCH_TEST_PROMETHEUS");
     let (base, _stop) = serve_status(Some(platform_status())).await;
     let target = base.trim_start_matches("http://");
     let dir = tempfile::tempdir().unwrap();
