@@ -13,6 +13,7 @@ pub mod eval;
 pub mod http;
 pub mod notify;
 pub mod probe;
+pub mod pipeline;
 pub mod replay;
 pub mod report;
 pub mod rules;

@@ -75,7 +75,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let shutdown =
             crate::daemon::shutdown_signal().context("cannot install signal handlers")?;
-        crate::daemon::run(config, loaded.documents, options, None, shutdown)
+        crate::daemon::run(
+            config,
+            loaded.documents,
+            options,
+            Some(Box::new(crate::pipeline::Pipeline::new())),
+            shutdown,
+        )
             .await
             .context("burnwatch run")
     })?;
