@@ -62,6 +62,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
+    let probes = match crate::pipeline::probes::parse(&config.file, &config.probes) {
+        Ok(p) => p,
+        Err(diags) => {
+            print_diagnostics(&diags);
+            eprintln!("invalid configuration: {}", args.config.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
     tracing::info!(
         config = %config.file.display(),
         slos = loaded.slos().count(),
@@ -79,7 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             config,
             loaded.documents,
             options,
-            Some(Box::new(crate::pipeline::Pipeline::new())),
+            Some(Box::new(
+                crate::pipeline::Pipeline::new().with_probes(probes),
+            )),
             shutdown,
         )
             .await

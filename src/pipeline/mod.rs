@@ -8,6 +8,7 @@
 //! `timeline` and `report`.
 
 pub mod feed;
+pub mod probes;
 mod publish;
 
 use std::collections::HashMap;
@@ -37,6 +38,16 @@ pub struct Pipeline {
     /// Alert states as last persisted, by (SLO id, alert key).
     persisted: HashMap<(String, String), serde_json::Value>,
     last_snapshot: Option<i64>,
+    probes: Vec<crate::probe::db::ProbeTarget>,
+    probe_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Some(t) = self.probe_task.take() {
+            t.abort();
+        }
+    }
 }
 
 impl Default for Pipeline {
@@ -55,7 +66,15 @@ impl Pipeline {
             replay: None,
             persisted: HashMap::new(),
             last_snapshot: None,
+            probes: Vec::new(),
+            probe_task: None,
         }
+    }
+
+    /// Also run these database probes (parsed with [`probes::parse`]).
+    pub fn with_probes(mut self, targets: Vec<crate::probe::db::ProbeTarget>) -> Self {
+        self.probes = targets;
+        self
     }
 }
 
@@ -156,6 +175,14 @@ impl Pipeline {
                 "source kind {:?} is configured but not wired into the daemon yet: its SLOs get no data",
                 s.kind
             );
+        }
+        if self.probe_task.is_none() && !self.probes.is_empty() {
+            tracing::info!(targets = self.probes.len(), "database probes scheduled");
+            self.probe_task = Some(tokio::spawn(probes::run(
+                self.probes.clone(),
+                ctx.store.clone(),
+                ctx.telemetry.clone(),
+            )));
         }
         self.slos = slos;
         self.kinds = kinds;
