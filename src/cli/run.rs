@@ -92,8 +92,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             )),
             shutdown,
         )
-            .await
-            .context("burnwatch run")
+        .await
+        .context("burnwatch run")
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -235,8 +235,10 @@ pub async fn probes(State(state): State<AppState>) -> Response {
     let now = Utc::now();
     let from = crate::probe::model::format_ts(now - chrono::TimeDelta::hours(24));
     let to = crate::probe::model::format_ts(now + chrono::TimeDelta::minutes(1));
-    let rows = match tokio::task::spawn_blocking(move || store.list_probe_run_json(&from, &to, None))
-        .await
+    let rows = match tokio::task::spawn_blocking(move || {
+        store.list_probe_run_json(&from, &to, None)
+    })
+    .await
     {
         Ok(Ok(rows)) => rows,
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

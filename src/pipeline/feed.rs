@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::eval::{Evaluator, SloIndex};
 use crate::source::record::{read_file, replay_batch};
-use crate::source::{SourceError, SloEvents};
+use crate::source::{SloEvents, SourceError};
 use crate::spec::Slo;
 use crate::window::Counts;
 

@@ -246,13 +246,9 @@ impl Pipeline {
                 .find(|a| view.def.alerts[a.def].kind == n.kind)
                 .map(|a| a.evidence.clone())
                 .unwrap_or_default();
-            if let Some(x) = publish::notification(
-                &self.slos[n.slo.0],
-                n,
-                &evidence,
-                repeat,
-                &external_url,
-            ) {
+            if let Some(x) =
+                publish::notification(&self.slos[n.slo.0], n, &evidence, repeat, &external_url)
+            {
                 notifications.push(x);
             }
         }
@@ -307,13 +303,17 @@ impl Pipeline {
         let Some(evaluator) = self.evaluator.as_ref() else {
             return Ok(());
         };
-        ctx.board
-            .publish(publish::status(evaluator, &self.slos, &self.kinds, now, &external_url));
+        ctx.board.publish(publish::status(
+            evaluator,
+            &self.slos,
+            &self.kinds,
+            now,
+            &external_url,
+        ));
 
-        if self
-            .last_snapshot
-            .is_none_or(|last| t.div_euclid(SNAPSHOT_EVERY_SECS) > last.div_euclid(SNAPSHOT_EVERY_SECS))
-        {
+        if self.last_snapshot.is_none_or(|last| {
+            t.div_euclid(SNAPSHOT_EVERY_SECS) > last.div_euclid(SNAPSHOT_EVERY_SECS)
+        }) {
             let rows = publish::snapshot_rows(evaluator, now);
             let store = ctx.store.clone();
             tokio::task::spawn_blocking(move || store.insert_slo_snapshots(&rows)).await??;

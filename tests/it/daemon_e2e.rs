@@ -68,7 +68,10 @@ async fn a_replayed_outage_pages_alertmanager_and_the_page_survives_a_restart() 
     .await;
     assert_eq!(alerts["labels"]["alertname"], "MassSpecWebAvailability");
     assert_eq!(alerts["labels"]["sloth_id"], SLO);
-    assert_eq!(alerts["annotations"]["runbook_url"], "runbooks/web-availability.md");
+    assert_eq!(
+        alerts["annotations"]["runbook_url"],
+        "runbooks/web-availability.md"
+    );
     assert!(
         alerts["annotations"]["burn_rate_5m"].is_string(),
         "{alerts}"
@@ -89,7 +92,10 @@ async fn a_replayed_outage_pages_alertmanager_and_the_page_survives_a_restart() 
     .await;
     // Let a few more evaluations run on the restored state.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(after["fired_at"], fired_at, "startsAt kept across the restart");
+    assert_eq!(
+        after["fired_at"], fired_at,
+        "startsAt kept across the restart"
+    );
     bw.signal("TERM");
     assert!(bw.wait(Duration::from_secs(20)).await.success());
 
