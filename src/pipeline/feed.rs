@@ -96,7 +96,7 @@ impl ReplayFeed {
         })
     }
 
-    /// Number of SLO minutes in the recording.
+    /// True when the recording holds no data for any loaded SLO.
     pub fn is_empty(&self) -> bool {
         self.minutes.is_empty()
     }
@@ -146,4 +146,53 @@ fn counts(e: &SloEvents) -> Option<Counts> {
         errors: total - good,
         total,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::EvalOptions;
+    use crate::spec::LoadOptions;
+
+    const SLO: &str = "mass-spec-web-availability";
+
+    /// Events in the 5m window (the shortest) after feeding up to `now`.
+    fn five_minutes(looping: bool, now_after_start: i64) -> f64 {
+        let specs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("slo-specs");
+        let options = LoadOptions::default();
+        let loaded = crate::spec::load_paths(&[specs], &options);
+        let slos: Vec<Slo> = loaded.slos().cloned().collect();
+        let mut evaluator = Evaluator::new(&slos, &options, EvalOptions::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rec.jsonl");
+        let lines: String = [10, 20, 30]
+            .iter()
+            .enumerate()
+            .map(|(i, total)| {
+                format!(
+                    "{{\"ts\":\"2026-11-20T10:0{i}:00Z\",\"slo_id\":\"{SLO}\",\"good\":{total},\"total\":{total}}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(&file, lines).unwrap();
+        let mut feed = ReplayFeed::load(&file, looping, &slos, &evaluator).unwrap();
+        let start = 1_800_000_000 - 1_800_000_000 % 60;
+        feed.anchor(start);
+        assert_eq!(feed.feed(start, &mut evaluator).buckets, 3);
+        feed.feed(start + now_after_start, &mut evaluator);
+        let now = start + now_after_start;
+        evaluator.evaluate(now);
+        let idx = evaluator.slo_index(SLO).unwrap();
+        evaluator.slo(idx).status.windows[0].events
+    }
+
+    #[test]
+    fn the_recording_ends_at_start_and_loops_only_when_asked() {
+        // At start the whole recording is history: 10 + 20 + 30.
+        assert_eq!(five_minutes(false, 0), 60.0);
+        // Two minutes later a looping feed replayed its first two minutes again.
+        assert_eq!(five_minutes(true, 120), 90.0);
+        // A non-looping one stopped.
+        assert_eq!(five_minutes(false, 120), 60.0);
+    }
 }
