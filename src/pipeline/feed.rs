@@ -176,7 +176,8 @@ mod tests {
             .collect();
         std::fs::write(&file, lines).unwrap();
         let mut feed = ReplayFeed::load(&file, looping, &slos, &evaluator).unwrap();
-        let start = 1_800_000_000 - 1_800_000_000 % 60;
+        // A whole minute (1_800_000_000 is divisible by 60).
+        let start = 1_800_000_000;
         feed.anchor(start);
         assert_eq!(feed.feed(start, &mut evaluator).buckets, 3);
         feed.feed(start + now_after_start, &mut evaluator);
