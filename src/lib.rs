@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod eval;
 pub mod http;
 pub mod notify;
+pub mod pipeline;
 pub mod probe;
 pub mod replay;
 pub mod report;

@@ -43,7 +43,7 @@ with open("incident.jsonl", "w") as out:
         web_total = 300 + rng.randint(0, 60)
         web_bad = rng.choice([0, 0, 1])
         if t >= web_incident:
-            web_bad = int(web_total * rng.uniform(0.02, 0.04))
+            web_bad = int(web_total * rng.uniform(0.35, 0.45))
         rows.append({"ts": ts(t), "slo_id": "mass-spec-web-availability",
                      "good": web_total - web_bad, "total": web_total})
         for r in rows:

@@ -62,6 +62,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
+    let probes = match crate::pipeline::probes::parse(&config.file, &config.probes) {
+        Ok(p) => p,
+        Err(diags) => {
+            print_diagnostics(&diags);
+            eprintln!("invalid configuration: {}", args.config.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
     tracing::info!(
         config = %config.file.display(),
         slos = loaded.slos().count(),
@@ -75,9 +83,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let shutdown =
             crate::daemon::shutdown_signal().context("cannot install signal handlers")?;
-        crate::daemon::run(config, loaded.documents, options, None, shutdown)
-            .await
-            .context("burnwatch run")
+        crate::daemon::run(
+            config,
+            loaded.documents,
+            options,
+            Some(Box::new(
+                crate::pipeline::Pipeline::new().with_probes(probes),
+            )),
+            shutdown,
+        )
+        .await
+        .context("burnwatch run")
     })?;
     Ok(ExitCode::SUCCESS)
 }

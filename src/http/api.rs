@@ -224,3 +224,47 @@ pub async fn not_found() -> Response {
         "no such endpoint; see /healthz, /readyz, /metrics, /api/v1/slos, /api/v1/alerts, /api/v1/outbox",
     )
 }
+
+/// How many recent probe runs `GET /api/v1/probes` lists.
+const RECENT_PROBE_RUNS: usize = 100;
+
+/// `GET /api/v1/probes`: the most recent probe runs of the last 24 hours, newest first,
+/// as the `probe --json` documents stored for them.
+pub async fn probes(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    let now = Utc::now();
+    let from = crate::probe::model::format_ts(now - chrono::TimeDelta::hours(24));
+    let to = crate::probe::model::format_ts(now + chrono::TimeDelta::minutes(1));
+    let rows = match tokio::task::spawn_blocking(move || {
+        store.list_probe_run_json(&from, &to, None)
+    })
+    .await
+    {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let runs: Vec<serde_json::Value> = rows
+        .iter()
+        .rev()
+        .take(RECENT_PROBE_RUNS)
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .collect();
+    Json(serde_json::json!({"runs": runs})).into_response()
+}
+
+/// `GET /api/v1/probes/{id}`: one stored probe run, verbatim; 404 when unknown.
+pub async fn probe(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let store = state.store.clone();
+    let wanted = id.clone();
+    match tokio::task::spawn_blocking(move || store.probe_run_json(&wanted)).await {
+        Ok(Ok(Some(json))) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no probe run {id:?}")),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

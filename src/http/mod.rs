@@ -98,6 +98,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/slos/{id}", get(api::slo))
         .route("/api/v1/alerts", get(api::alerts))
         .route("/api/v1/outbox", get(api::outbox))
+        .route("/api/v1/probes", get(api::probes))
+        .route("/api/v1/probes/{id}", get(api::probe))
         .merge(guarded)
         .fallback(api::not_found)
         .with_state(state)

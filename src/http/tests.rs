@@ -269,3 +269,55 @@ async fn without_a_token_state_changes_are_refused() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn probe_runs_are_listed_newest_first_and_served_verbatim() {
+    use crate::probe::{Classification, ProbeRun, StepName, StepResult};
+    let server = start(None).await;
+    let run = |id: &str, ago: i64, c: Classification| ProbeRun {
+        id: id.into(),
+        target: "rds-main".into(),
+        started_at: crate::probe::model::format_ts(Utc::now() - chrono::TimeDelta::minutes(ago)),
+        healthy: c == Classification::Healthy,
+        classification: c,
+        failed_step: (c != Classification::Healthy).then_some(StepName::Tcp),
+        steps: vec![StepResult {
+            step: StepName::Dns,
+            ok: true,
+            ms: 0.5,
+            detail: "127.0.0.1".into(),
+        }],
+        runbook: c.runbook(),
+    };
+    let old = run("01OLD", 10, Classification::Healthy);
+    let new = run("01NEW", 1, Classification::TcpRefused);
+    server.state.store.insert_probe_run(&old).unwrap();
+    server.state.store.insert_probe_run(&new).unwrap();
+
+    let list: serde_json::Value = reqwest::get(format!("{}/api/v1/probes", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["01NEW", "01OLD"]);
+    assert_eq!(list["runs"][0]["classification"], "tcp_refused");
+
+    let one = reqwest::get(format!("{}/api/v1/probes/01NEW", server.base))
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+    let stored = server.state.store.probe_run_json("01NEW").unwrap().unwrap();
+    assert_eq!(one.text().await.unwrap(), stored);
+
+    let missing = reqwest::get(format!("{}/api/v1/probes/01NOPE", server.base))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}

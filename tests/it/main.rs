@@ -2,6 +2,7 @@
 //! covers one theme and talks to real components started by `scripts/test.sh`.
 
 mod daemon;
+mod daemon_e2e;
 mod dashboards;
 mod http;
 mod mwmb_model;

@@ -1,0 +1,338 @@
+//! The daemon's SLO evaluation: the [`daemon::Evaluation`](crate::daemon::Evaluation)
+//! that owns the window store and evaluator for the loaded SLOs.
+//!
+//! Start: restore alert states from the store, load the configured sources and backfill.
+//! Each tick: feed what became complete, evaluate, commit state changes, transitions and
+//! notifications in one transaction (the outbox delivers them), publish the status board
+//! for `/metrics` and `/api/v1/slos`, and every 5 minutes store an SLO snapshot for
+//! `timeline` and `report`.
+
+pub mod feed;
+pub mod probes;
+mod publish;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::daemon::{EvalContext, EvalError, Evaluation};
+use crate::eval::{
+    AlertKind, Change, EvalOptions, Evaluator, SavedAlert, SavedAlerts, describe_pairs,
+};
+use crate::notify::BoxFuture;
+use crate::spec::{Slo, SpecKind};
+use crate::store::{AlertTransition, EvaluationCommit, StoredAlertState};
+use crate::telemetry::{BadDataLabels, SourceLabels};
+
+use feed::ReplayFeed;
+
+/// Seconds between two stored SLO snapshots.
+pub const SNAPSHOT_EVERY_SECS: i64 = 300;
+
+/// The evaluation pipeline; build with [`Pipeline::new`], hand to `daemon::run`.
+pub struct Pipeline {
+    slos: Vec<Slo>,
+    kinds: Vec<SpecKind>,
+    evaluator: Option<Evaluator>,
+    replay: Option<ReplayFeed>,
+    /// Alert states as last persisted, by (SLO id, alert key).
+    persisted: HashMap<(String, String), serde_json::Value>,
+    last_snapshot: Option<i64>,
+    probes: Vec<crate::probe::db::ProbeTarget>,
+    probe_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Some(t) = self.probe_task.take() {
+            t.abort();
+        }
+    }
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline; everything is set up in `start`.
+    pub fn new() -> Self {
+        Pipeline {
+            slos: Vec::new(),
+            kinds: Vec::new(),
+            evaluator: None,
+            replay: None,
+            persisted: HashMap::new(),
+            last_snapshot: None,
+            probes: Vec::new(),
+            probe_task: None,
+        }
+    }
+
+    /// Also run these database probes (parsed with [`probes::parse`]).
+    pub fn with_probes(mut self, targets: Vec<crate::probe::db::ProbeTarget>) -> Self {
+        self.probes = targets;
+        self
+    }
+}
+
+/// The `alert_key` an alert kind is stored under.
+fn alert_key(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Page => "page",
+        AlertKind::Ticket => "ticket",
+        AlertKind::DataMissing => "data_missing",
+    }
+}
+
+fn kind_of(key: &str) -> Option<AlertKind> {
+    match key {
+        "page" => Some(AlertKind::Page),
+        "ticket" => Some(AlertKind::Ticket),
+        "data_missing" => Some(AlertKind::DataMissing),
+        _ => None,
+    }
+}
+
+impl Pipeline {
+    async fn start_inner(&mut self, ctx: &EvalContext) -> Result<(), EvalError> {
+        let mut slos = Vec::new();
+        let mut kinds = Vec::new();
+        for d in ctx.specs.iter() {
+            for s in &d.slos {
+                slos.push(s.clone());
+                kinds.push(d.kind);
+            }
+        }
+        let cfg = &ctx.config;
+        let secs = |d: crate::spec::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let mut evaluator = Evaluator::new(
+            &slos,
+            &ctx.spec_options,
+            EvalOptions {
+                eval_interval_secs: secs(cfg.eval_interval).max(1),
+                resend_delay_secs: secs(cfg.resend_delay),
+                ..EvalOptions::default()
+            },
+        )?;
+
+        // Restore alert states.
+        let store = ctx.store.clone();
+        let stored = tokio::task::spawn_blocking(move || store.alert_states()).await??;
+        let mut saved = SavedAlerts::default();
+        for s in stored {
+            let key = (s.slo_id.clone(), s.alert_key.clone());
+            let (Some(kind), Ok(alert)) = (
+                kind_of(&s.alert_key),
+                serde_json::from_value(s.state.clone()),
+            ) else {
+                tracing::warn!(slo = %s.slo_id, alert = %s.alert_key, "ignoring unreadable stored alert state");
+                continue;
+            };
+            self.persisted.insert(key, s.state);
+            saved.alerts.push(SavedAlert {
+                slo_id: s.slo_id,
+                kind,
+                alert,
+            });
+        }
+        let restored = evaluator.restore_alerts(&saved);
+        tracing::info!(restored, "alert states restored");
+
+        // Sources.
+        let now = Utc::now().timestamp();
+        if let Some(r) = &cfg.sources.replay {
+            let file = r.file.clone();
+            let (looping, slos_c) = (r.r#loop, slos.clone());
+            let loaded = {
+                let ev = &evaluator;
+                ReplayFeed::load(&file, looping, &slos_c, ev)
+            }?;
+            for (slo, reason) in &loaded.bad_data {
+                ctx.telemetry
+                    .sli_bad_data
+                    .get_or_create(&BadDataLabels {
+                        sloth_id: slo.clone(),
+                        reason: (*reason).into(),
+                    })
+                    .inc();
+            }
+            let mut feed = loaded;
+            if feed.is_empty() {
+                tracing::warn!(file = %file.display(), "replay source: no data for any loaded SLO");
+            }
+            feed.anchor(now);
+            let fed = feed.feed(now, &mut evaluator);
+            self.count_fed(ctx, fed);
+            tracing::info!(file = %file.display(), looping, buckets = fed.buckets, "replay source backfilled");
+            self.replay = Some(feed);
+        }
+        for s in &cfg.sources.other {
+            tracing::warn!(
+                source = %s.kind,
+                "source kind {:?} is configured but not wired into the daemon yet: its SLOs get no data",
+                s.kind
+            );
+        }
+        if self.probe_task.is_none() && !self.probes.is_empty() {
+            tracing::info!(targets = self.probes.len(), "database probes scheduled");
+            self.probe_task = Some(tokio::spawn(probes::run(
+                self.probes.clone(),
+                ctx.store.clone(),
+                ctx.telemetry.clone(),
+            )));
+        }
+        self.slos = slos;
+        self.kinds = kinds;
+        self.evaluator = Some(evaluator);
+        Ok(())
+    }
+
+    fn count_fed(&self, ctx: &EvalContext, fed: feed::Fed) {
+        ctx.telemetry
+            .source_datapoints
+            .get_or_create(&SourceLabels {
+                source: "replay".into(),
+            })
+            .inc_by(fed.buckets);
+        if fed.refused > 0 {
+            ctx.telemetry
+                .source_fetch_errors
+                .get_or_create(&SourceLabels {
+                    source: "replay".into(),
+                })
+                .inc_by(fed.refused);
+        }
+    }
+
+    async fn tick_inner(&mut self, now: DateTime<Utc>, ctx: &EvalContext) -> Result<(), EvalError> {
+        let t = now.timestamp();
+        let Some(evaluator) = self.evaluator.as_mut() else {
+            return Err("tick before start".into());
+        };
+        let mut fed = None;
+        if let Some(feed) = self.replay.as_mut() {
+            fed = Some(feed.feed(t, evaluator));
+        }
+        let transitions = evaluator.evaluate(t);
+
+        // What was sent before, to tell first sends from repeats.
+        let before: HashMap<(usize, AlertKind), (Option<i64>, Option<i64>)> = evaluator
+            .slos()
+            .flat_map(|v| {
+                v.alerts.iter().map(move |a| {
+                    (
+                        (v.index.0, v.def.alerts[a.def].kind),
+                        (a.alert.last_sent_at, a.alert.resolved_at),
+                    )
+                })
+            })
+            .collect();
+        let due = evaluator.notifications(t);
+        let external_url = ctx.config.external_url();
+        let mut notifications = Vec::new();
+        for n in &due {
+            let (sent, resolved_at) = before.get(&(n.slo.0, n.kind)).copied().unwrap_or_default();
+            let repeat = match sent {
+                None => false,
+                Some(s) => !(n.resolved && resolved_at.is_some_and(|r| r > s)),
+            };
+            let view = evaluator.slo(n.slo);
+            let evidence = view
+                .alerts
+                .iter()
+                .find(|a| view.def.alerts[a.def].kind == n.kind)
+                .map(|a| a.evidence.clone())
+                .unwrap_or_default();
+            if let Some(x) =
+                publish::notification(&self.slos[n.slo.0], n, &evidence, repeat, &external_url)
+            {
+                notifications.push(x);
+            }
+        }
+
+        // Alert states: write what changed, remove what went inactive.
+        let mut commit = EvaluationCommit::default();
+        let mut current: HashMap<(String, String), serde_json::Value> = HashMap::new();
+        for s in evaluator.save_alerts().alerts {
+            let key = (s.slo_id.clone(), alert_key(s.kind).to_string());
+            let value = serde_json::to_value(&s.alert)?;
+            current.insert(key, value);
+        }
+        for (key, value) in &current {
+            if self.persisted.get(key) != Some(value) {
+                commit.states.push(StoredAlertState {
+                    slo_id: key.0.clone(),
+                    alert_key: key.1.clone(),
+                    state: value.clone(),
+                    updated_at: now,
+                });
+            }
+        }
+        for key in self.persisted.keys() {
+            if !current.contains_key(key) {
+                commit.removed.push(key.clone());
+            }
+        }
+        for tr in &transitions {
+            let state = match tr.change {
+                Change::Fired => "firing",
+                Change::Resolved => "resolved",
+            };
+            tracing::info!(slo = %tr.slo_id, alert = %tr.alert, severity = tr.severity.as_str(), state, "alert {state}");
+            commit.transitions.push(AlertTransition {
+                ts: now,
+                slo_id: tr.slo_id.clone(),
+                alert: tr.alert.clone(),
+                severity: tr.severity.as_str().into(),
+                state: state.into(),
+                detail: serde_json::json!({
+                    "kind": alert_key(tr.kind),
+                    "burn_rates": describe_pairs(&tr.pairs),
+                }),
+            });
+        }
+        ctx.commit(commit, &notifications, now).await?;
+        self.persisted = current;
+        if let Some(fed) = fed {
+            self.count_fed(ctx, fed);
+        }
+
+        let Some(evaluator) = self.evaluator.as_ref() else {
+            return Ok(());
+        };
+        ctx.board.publish(publish::status(
+            evaluator,
+            &self.slos,
+            &self.kinds,
+            now,
+            &external_url,
+        ));
+
+        if self.last_snapshot.is_none_or(|last| {
+            t.div_euclid(SNAPSHOT_EVERY_SECS) > last.div_euclid(SNAPSHOT_EVERY_SECS)
+        }) {
+            let rows = publish::snapshot_rows(evaluator, now);
+            let store = ctx.store.clone();
+            tokio::task::spawn_blocking(move || store.insert_slo_snapshots(&rows)).await??;
+            self.last_snapshot = Some(t);
+        }
+        Ok(())
+    }
+}
+
+impl Evaluation for Pipeline {
+    fn start<'a>(&'a mut self, ctx: &'a EvalContext) -> BoxFuture<'a, Result<(), EvalError>> {
+        Box::pin(self.start_inner(ctx))
+    }
+
+    fn tick<'a>(
+        &'a mut self,
+        now: DateTime<Utc>,
+        ctx: &'a EvalContext,
+    ) -> BoxFuture<'a, Result<(), EvalError>> {
+        Box::pin(self.tick_inner(now, ctx))
+    }
+}
