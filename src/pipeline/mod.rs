@@ -291,6 +291,7 @@ impl Pipeline {
                 detail: serde_json::json!({
                     "kind": alert_key(tr.kind),
                     "burn_rates": describe_pairs(&tr.pairs),
+                    "runbook_url": runbook_url(&ctx.specs, &tr.slo_id, tr.severity),
                 }),
             });
         }
@@ -335,4 +336,22 @@ impl Evaluation for Pipeline {
     ) -> BoxFuture<'a, Result<(), EvalError>> {
         Box::pin(self.tick_inner(now, ctx))
     }
+}
+
+/// The `runbook_url` annotation of an SLO's page or ticket alert, for history and
+/// timelines (`None` when the spec gives none).
+fn runbook_url(
+    specs: &[crate::spec::SpecDocument],
+    slo_id: &str,
+    severity: crate::spec::Severity,
+) -> Option<String> {
+    let slo = specs
+        .iter()
+        .flat_map(|d| &d.slos)
+        .find(|s| s.id == slo_id)?;
+    let alert = match severity {
+        crate::spec::Severity::Page => slo.page_alert.as_ref(),
+        crate::spec::Severity::Ticket => slo.ticket_alert.as_ref(),
+    }?;
+    alert.annotations.get("runbook_url").cloned()
 }

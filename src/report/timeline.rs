@@ -82,22 +82,25 @@ pub fn build(from: DateTime<Utc>, to: DateTime<Utc>, inputs: Inputs, api_base: &
     for t in &inputs.transitions {
         let runbook = t
             .detail
-            .pointer("/annotations/runbook_url")
+            .get("runbook_url")
+            .or_else(|| t.detail.pointer("/annotations/runbook_url"))
             .and_then(|v| v.as_str())
             .map(String::from);
-        let burn = t
-            .detail
-            .get("burn_rates")
-            .and_then(|b| b.as_object())
-            .map(|m| {
+        // The daemon records the evaluator's description of the pairs ("page-quick 5m
+        // 46.6× 1h 36.8× (> 14.4×, burning); ..."); older rows may hold a window → rate map.
+        let burn = match t.detail.get("burn_rates") {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Object(m)) => {
                 let mut parts: Vec<String> = m
                     .iter()
                     .filter_map(|(w, v)| v.as_f64().map(|x| format!("{w} {x:.1}x")))
                     .collect();
                 parts.sort();
-                parts.join(", ")
-            })
-            .filter(|s| !s.is_empty());
+                Some(parts.join(", "))
+            }
+            _ => None,
+        }
+        .filter(|s| !s.is_empty());
         let mut text = format!(
             "{} {} **{}** for SLO `{}`",
             t.severity.to_uppercase(),
@@ -309,7 +312,7 @@ mod tests {
                 severity: "page".into(),
                 state: "firing".into(),
                 detail: serde_json::json!({"burn_rates": {"5m": 1000.0, "1h": 250.0},
-                    "annotations": {"runbook_url": "runbooks/api-availability.md"}}),
+                    "runbook_url": "runbooks/api-availability.md"}),
             }],
             probes_before: vec![probe("01A", 0, Classification::Healthy)],
             probes: vec![

@@ -19,4 +19,5 @@ mod rules;
 mod runbooks;
 mod sources;
 mod support;
+mod timeline;
 mod validate;
