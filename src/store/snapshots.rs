@@ -27,6 +27,39 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
+type RawRow = (String, String, Option<f64>, Option<f64>, Option<f64>, f64);
+
+/// Read one `SELECT ts, slo_id, budget_remaining, period_error_ratio, error_ratio_1h,
+/// period_events` row.
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn collect(
+    rows: impl Iterator<Item = rusqlite::Result<RawRow>>,
+) -> Result<Vec<SloSnapshotRow>, StoreError> {
+    rows.map(|row| {
+        let (ts, slo_id, budget_remaining, period_error_ratio, error_ratio_1h, period_events) =
+            row?;
+        Ok(SloSnapshotRow {
+            ts: timefmt::read(&ts)?,
+            slo_id,
+            budget_remaining,
+            period_error_ratio,
+            error_ratio_1h,
+            period_events,
+        })
+    })
+    .collect()
+}
+
 impl Store {
     /// Record snapshots (one transaction); a repeated (SLO, ts) replaces the older row.
     pub fn insert_slo_snapshots(&self, rows: &[SloSnapshotRow]) -> Result<(), StoreError> {
@@ -66,30 +99,8 @@ impl Store {
             "SELECT ts, slo_id, budget_remaining, period_error_ratio, error_ratio_1h, period_events
              FROM slo_snapshots WHERE ts >= ?1 AND ts < ?2 ORDER BY slo_id, ts",
         )?;
-        let rows = stmt.query_map(params![timefmt::write(from), timefmt::write(to)], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<f64>>(2)?,
-                r.get::<_, Option<f64>>(3)?,
-                r.get::<_, Option<f64>>(4)?,
-                r.get::<_, f64>(5)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (ts, slo_id, budget_remaining, period_error_ratio, error_ratio_1h, period_events) =
-                row?;
-            out.push(SloSnapshotRow {
-                ts: timefmt::read(&ts)?,
-                slo_id,
-                budget_remaining,
-                period_error_ratio,
-                error_ratio_1h,
-                period_events,
-            });
-        }
-        Ok(out)
+        let rows = stmt.query_map(params![timefmt::write(from), timefmt::write(to)], read_row)?;
+        collect(rows)
     }
 
     /// The latest snapshot of each SLO taken before `t` (the state when a range starts).
@@ -105,30 +116,8 @@ impl Store {
                ON s.slo_id = m.slo_id AND s.ts = m.ts
              ORDER BY s.slo_id",
         )?;
-        let rows = stmt.query_map(params![timefmt::write(t)], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<f64>>(2)?,
-                r.get::<_, Option<f64>>(3)?,
-                r.get::<_, Option<f64>>(4)?,
-                r.get::<_, f64>(5)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (ts, slo_id, budget_remaining, period_error_ratio, error_ratio_1h, period_events) =
-                row?;
-            out.push(SloSnapshotRow {
-                ts: timefmt::read(&ts)?,
-                slo_id,
-                budget_remaining,
-                period_error_ratio,
-                error_ratio_1h,
-                period_events,
-            });
-        }
-        Ok(out)
+        let rows = stmt.query_map(params![timefmt::write(t)], read_row)?;
+        collect(rows)
     }
 }
 
