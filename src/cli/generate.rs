@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::{SpecOptions, parse_duration, print_diagnostics};
+use super::{SpecOptions, parse_duration};
 use crate::rules::{self, GenerateError};
 use crate::spec::{Duration, Labels};
 
@@ -89,15 +89,12 @@ pub fn run(target: Target) -> anyhow::Result<ExitCode> {
 
 fn prometheus(args: PrometheusArgs) -> anyhow::Result<ExitCode> {
     let load = args.spec.load_options()?;
-    let loaded = crate::spec::load_paths(&args.paths, &load);
-    if print_diagnostics(&loaded.diagnostics) {
-        let n = loaded.errors().count();
-        eprintln!(
-            "generation failed: {n} error{} in the specs",
-            if n == 1 { "" } else { "s" }
-        );
-        return Ok(ExitCode::from(2));
-    }
+    let loaded =
+        match super::load_valid_specs(&args.paths, &load, "generation failed, errors in the specs")
+        {
+            Ok(l) => l,
+            Err(code) => return Ok(code),
+        };
     let opts = rules::Options {
         default_period: load.period,
         catalog: load.catalog,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::{SpecOptions, print_diagnostics};
+use super::SpecOptions;
 
 /// Arguments of `burnwatch generate dashboards`.
 #[derive(Debug, clap::Args)]
@@ -30,15 +30,14 @@ pub struct Args {
 /// finds differences.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = args.spec.load_options()?;
-    let loaded = crate::spec::load_paths(&args.paths, &options);
-    if print_diagnostics(&loaded.diagnostics) {
-        let n = loaded.errors().count();
-        eprintln!(
-            "no dashboards generated: {n} error{} in the specs",
-            if n == 1 { "" } else { "s" }
-        );
-        return Ok(ExitCode::from(2));
-    }
+    let loaded = match super::load_valid_specs(
+        &args.paths,
+        &options,
+        "no dashboards generated, errors in the specs",
+    ) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
     let files = crate::dashboard::generate(loaded.slos(), &options)?;
     if args.check {
         return check(&args.out, &files);

@@ -206,3 +206,19 @@ pub(crate) fn store_and_url(
         }
     }
 }
+
+/// Load specs and print their diagnostics. When any is an error, also print
+/// `<what>: N error(s)` and return `Err(exit code 2)` for the caller to return.
+pub(crate) fn load_valid_specs(
+    paths: &[std::path::PathBuf],
+    options: &crate::spec::LoadOptions,
+    what: &str,
+) -> Result<crate::spec::Loaded, ExitCode> {
+    let loaded = crate::spec::load_paths(paths, options);
+    if print_diagnostics(&loaded.diagnostics) {
+        let n = loaded.errors().count();
+        eprintln!("{what}: {n} error{}", if n == 1 { "" } else { "s" });
+        return Err(ExitCode::from(2));
+    }
+    Ok(loaded)
+}

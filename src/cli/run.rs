@@ -53,15 +53,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let loaded = crate::spec::load_paths(&config.specs, &options);
-    if print_diagnostics(&loaded.diagnostics) {
-        let n = loaded.errors().count();
-        eprintln!(
-            "invalid SLO specs: {n} error{}",
-            if n == 1 { "" } else { "s" }
-        );
-        return Ok(ExitCode::from(2));
-    }
+    let loaded = match super::load_valid_specs(&config.specs, &options, "invalid SLO specs") {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
     let probes = match crate::pipeline::probes::parse(&config.file, &config.probes) {
         Ok(p) => p,
         Err(diags) => {

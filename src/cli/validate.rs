@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{SpecOptions, print_diagnostics};
+use super::SpecOptions;
 
 /// Arguments of `burnwatch validate`.
 #[derive(Debug, clap::Args)]
@@ -18,15 +18,10 @@ pub struct Args {
 /// Validate and print a one-line summary (stdout) or the problems (stderr).
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = args.spec.load_options()?;
-    let loaded = crate::spec::load_paths(&args.paths, &options);
-    if print_diagnostics(&loaded.diagnostics) {
-        let n = loaded.errors().count();
-        eprintln!(
-            "validation failed: {n} error{}",
-            if n == 1 { "" } else { "s" }
-        );
-        return Ok(ExitCode::from(2));
-    }
+    let loaded = match super::load_valid_specs(&args.paths, &options, "validation failed") {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
     let slos = loaded.slos().count();
     println!(
         "{slos} SLO{} in {} file{} are valid",
