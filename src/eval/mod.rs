@@ -20,6 +20,7 @@
 //! Unix epoch; the evaluation at `now` uses the minutes completed before `now`.
 
 pub mod alert;
+pub mod inline;
 pub mod slo;
 pub mod status;
 
@@ -31,6 +32,7 @@ use crate::spec::{Duration, Labels, LoadOptions, Severity, Slo};
 use crate::window::{BadData, Counts, EventBatch, RecordError, SloWindows};
 
 pub use alert::{Alert, AlertState, Change, Condition, Delivery};
+pub use inline::Inline;
 pub use slo::{AlertDef, AlertKind, PairDef, SloDef};
 pub use status::{PairState, PairStatus, SloStatus, WindowStatus};
 
@@ -120,10 +122,12 @@ pub enum IngestError {
 pub struct SloIndex(pub usize);
 
 /// One alert of one SLO: its definition index, state, and the pairs that fired it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SloAlert {
     /// Index into [`SloDef::alerts`].
     pub def: usize,
+    /// Which alert (a copy of the definition's, so a tick need not read the definition).
+    pub kind: AlertKind,
     /// State and timestamps.
     pub alert: Alert,
     /// The pairs of the alert's severity at the last firing evaluation: the burn rates
@@ -189,7 +193,8 @@ pub struct SavedAlert {
     pub alert: Alert,
 }
 
-/// Read access to one SLO.
+/// Read access to one SLO: its definition, last status and alerts, with the derived
+/// numbers `/metrics` and `/api/v1/slos` show.
 #[derive(Clone, Copy, Debug)]
 pub struct SloView<'a> {
     /// Its index.
@@ -204,11 +209,52 @@ pub struct SloView<'a> {
     pub windows: &'a SloWindows,
 }
 
+impl SloView<'_> {
+    /// Window `i` of [`SloDef::windows`]: events, error ratio, burn rate.
+    pub fn window(&self, i: usize) -> WindowStatus {
+        self.status.window(self.def, i)
+    }
+    /// Every window, in [`SloDef::windows`] order.
+    pub fn windows(&self) -> impl Iterator<Item = WindowStatus> + '_ {
+        self.status.windows(self.def)
+    }
+    /// The four pairs with their burn rates and states.
+    pub fn pairs(&self) -> [PairStatus; 4] {
+        self.status.pairs(self.def)
+    }
+    /// `slo:current_burn_rate:ratio`.
+    pub fn current_burn_rate(&self) -> Option<f64> {
+        self.status.current_burn_rate(self.def)
+    }
+    /// `slo:period_burn_rate:ratio`.
+    pub fn period_burn_rate(&self) -> Option<f64> {
+        self.status.period_burn_rate(self.def)
+    }
+    /// `slo:period_error_budget_remaining:ratio`.
+    pub fn period_error_budget_remaining(&self) -> Option<f64> {
+        self.status.period_error_budget_remaining(self.def)
+    }
+}
+
+/// How many SLOs ahead `evaluate` asks for the buckets it will read: enough to cover a
+/// memory access (~100 ns) with the work on the SLOs in between (~100 ns each).
+const EVAL_PREFETCH_AHEAD: usize = 4;
+
+/// How many batches ahead `ingest_many` asks for the buckets it will write (a batch takes
+/// tens of nanoseconds).
+const INGEST_PREFETCH_AHEAD: usize = 16;
+
+/// Most alerts per SLO: page, ticket, data missing.
+const MAX_ALERTS: usize = 3;
+
+/// Everything an evaluation touches for one SLO sits in its entry (about 1.2 KB); the
+/// definition's names, labels and annotations, needed only for output, are boxed.
 struct SloEntry {
-    def: SloDef,
     windows: SloWindows,
+    pairs: [PairDef; 4],
     status: SloStatus,
-    alerts: Vec<SloAlert>,
+    alerts: Inline<SloAlert, MAX_ALERTS>,
+    def: Box<SloDef>,
 }
 
 /// Every SLO's windows, status and alerts.
@@ -258,18 +304,22 @@ impl Evaluator {
             if index.insert(slo.id.clone(), entries.len()).is_some() {
                 return Err(EvalError::Duplicate(slo.id.clone()));
             }
-            let alerts = (0..def.alerts.len())
-                .map(|i| SloAlert {
+            let mut alerts = Inline::default();
+            for (i, a) in def.alerts.iter().enumerate() {
+                // At most page, ticket and data missing.
+                let _ = alerts.push(SloAlert {
                     def: i,
+                    kind: a.kind,
                     alert: Alert::default(),
                     evidence: Vec::new(),
-                })
-                .collect();
+                });
+            }
             entries.push(SloEntry {
-                status: SloStatus::for_def(&def),
-                def,
                 windows,
+                pairs: def.pairs,
+                status: SloStatus::default(),
                 alerts,
+                def: Box::new(def),
             });
         }
         Ok(Evaluator {
@@ -344,6 +394,28 @@ impl Evaluator {
         Ok(())
     }
 
+    /// Store many minutes at once (what a source's fetch produces), in order. Returns the
+    /// position and reason of each batch that was refused; the others are stored.
+    /// Faster than one [`Evaluator::ingest_counts`] call per batch with many SLOs, as
+    /// it starts loading the buckets of the next batches while storing this one.
+    pub fn ingest_many(
+        &mut self,
+        batches: &[(SloIndex, i64, Counts)],
+    ) -> Vec<(usize, IngestError)> {
+        let mut refused = Vec::new();
+        for (n, &(index, minute, counts)) in batches.iter().enumerate() {
+            if let Some(&(ahead, ahead_minute, _)) = batches.get(n + INGEST_PREFETCH_AHEAD)
+                && let Some(e) = self.slos.get(ahead.0)
+            {
+                e.windows.prefetch_record(ahead_minute);
+            }
+            if let Err(e) = self.ingest_counts(index, minute, counts) {
+                refused.push((n, e));
+            }
+        }
+        refused
+    }
+
     /// Evaluate every SLO at `now` (seconds since the epoch): windows end at the start of
     /// the current minute. Returns the alert state changes, in SLO order.
     pub fn evaluate(&mut self, now: i64) -> Vec<Transition> {
@@ -352,24 +424,31 @@ impl Evaluator {
         let mut transitions = Vec::new();
         let min_events = self.options.min_events;
         let data_missing_after = self.options.data_missing_after_secs;
-        for (i, e) in self.slos.iter_mut().enumerate() {
+        for i in 0..self.slos.len() {
+            // Two stages: the window store whose fields locate an SLO's buckets is loaded
+            // first; a few SLOs later, the buckets themselves.
+            if let Some(ahead) = self.slos.get(i + 2 * EVAL_PREFETCH_AHEAD) {
+                crate::window::prefetch_value(&ahead.windows);
+            }
+            if let Some(ahead) = self.slos.get(i + EVAL_PREFETCH_AHEAD) {
+                ahead.windows.prefetch_advance(end_minute);
+            }
+            let e = &mut self.slos[i];
             e.windows.advance(end_minute);
-            let windows = &e.windows;
-            e.status.update(
-                &e.def,
-                now,
-                (0..e.def.windows.len()).map(|w| windows.sum(w)),
-                min_events,
-            );
+            let sums = e.windows.sums();
+            e.status.update(&e.pairs, now, &sums, min_events);
             e.status.last_data_at = e.windows.last_data_minute().map(|m| (m + 1) * 60);
             let silent_since = e.status.last_data_at.unwrap_or(started_at).max(started_at);
             e.status.data_missing =
                 data_missing_after.is_some_and(|after| now - silent_since >= after);
+            let page = e.status.condition(Severity::Page);
+            let ticket = e.status.condition(Severity::Ticket);
 
-            for a in &mut e.alerts {
-                let def = &e.def.alerts[a.def];
-                let condition = match def.kind {
-                    AlertKind::Page | AlertKind::Ticket => e.status.condition(def.kind.severity()),
+            for a in e.alerts.iter_mut() {
+                let kind = a.kind;
+                let condition = match kind {
+                    AlertKind::Page => page,
+                    AlertKind::Ticket => ticket,
                     AlertKind::DataMissing => {
                         if e.status.data_missing {
                             Condition::True
@@ -379,13 +458,15 @@ impl Evaluator {
                     }
                 };
                 let change = a.alert.eval(now, condition);
-                if def.kind != AlertKind::DataMissing && condition == Condition::True {
+                let severity = kind.severity();
+                if kind != AlertKind::DataMissing && condition == Condition::True {
+                    // The burn rates that fired it; only firing alerts pay for this.
                     a.evidence.clear();
                     a.evidence.extend(
                         e.status
-                            .pairs
-                            .iter()
-                            .filter(|p| p.tier.severity() == def.kind.severity()),
+                            .pairs(&e.def)
+                            .into_iter()
+                            .filter(|p| p.tier.severity() == severity),
                     );
                 }
                 if let Some(change) = change {
@@ -393,18 +474,17 @@ impl Evaluator {
                         at: now,
                         slo: SloIndex(i),
                         slo_id: e.def.id.clone(),
-                        alert: def.name.clone(),
-                        kind: def.kind,
-                        severity: def.kind.severity(),
+                        alert: e.def.alerts[a.def].name.clone(),
+                        kind,
+                        severity,
                         change,
-                        pairs: match def.kind {
+                        pairs: match kind {
                             AlertKind::DataMissing => Vec::new(),
-                            k => e
+                            _ => e
                                 .status
-                                .pairs
-                                .iter()
-                                .filter(|p| p.tier.severity() == k.severity())
-                                .copied()
+                                .pairs(&e.def)
+                                .into_iter()
+                                .filter(|p| p.tier.severity() == severity)
                                 .collect(),
                         },
                     });
@@ -423,7 +503,7 @@ impl Evaluator {
         );
         let mut out = Vec::new();
         for (i, e) in self.slos.iter_mut().enumerate() {
-            for a in &mut e.alerts {
+            for a in e.alerts.iter_mut() {
                 if !a.alert.needs_sending(now, resend) {
                     continue;
                 }
@@ -435,7 +515,7 @@ impl Evaluator {
                 if !a.evidence.is_empty() {
                     annotations.insert("burn_rates".into(), describe_pairs(&a.evidence));
                 }
-                if let Some(r) = e.status.period_error_budget_remaining {
+                if let Some(r) = e.status.period_error_budget_remaining(&e.def) {
                     annotations.insert(
                         "error_budget_remaining".into(),
                         format!("{:.1}%", r * 100.0),
@@ -466,7 +546,7 @@ impl Evaluator {
                     .filter(|a| a.alert.state != AlertState::Inactive)
                     .map(|a| SavedAlert {
                         slo_id: e.def.id.clone(),
-                        kind: e.def.alerts[a.def].kind,
+                        kind: a.kind,
                         alert: a.alert.clone(),
                     })
             })
@@ -483,11 +563,7 @@ impl Evaluator {
                 continue;
             };
             let e = &mut self.slos[i];
-            if let Some(a) = e
-                .alerts
-                .iter_mut()
-                .find(|a| e.def.alerts[a.def].kind == s.kind)
-            {
+            if let Some(a) = e.alerts.iter_mut().find(|a| a.kind == s.kind) {
                 a.alert = s.alert.clone();
                 restored += 1;
             }

@@ -3,16 +3,29 @@
 //! (labels) and annotations of each of its alerts.
 
 use crate::spec::{AlertWindows, Duration, Labels, Severity, Sli, Slo, Tier};
+use crate::window::MAX_WINDOWS;
 
 use super::EvalError;
+use super::inline::Inline;
 
 /// Which of an SLO's alerts.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// The page alert (page-quick or page-slow pair burning).
+    #[default]
     Page,
     /// The ticket alert (ticket-quick or ticket-slow pair burning).
     Ticket,
@@ -31,7 +44,7 @@ impl AlertKind {
 }
 
 /// One (short, long) window pair of the SLO's catalog, with its burn-rate threshold.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PairDef {
     /// Which pair.
     pub tier: Tier,
@@ -81,14 +94,14 @@ pub struct SloDef {
     pub labels: Labels,
     /// Sloth's SLI windows: the alert windows ascending, then the period (not repeated
     /// when the period is also an alert window).
-    pub windows: Vec<Duration>,
+    pub windows: Inline<Duration, MAX_WINDOWS>,
     /// Index of the period in `windows`.
     pub period_window: usize,
     /// Index of the page-quick short window (5m by default): Sloth's
     /// `slo:current_burn_rate:ratio` uses it.
     pub current_window: usize,
     /// The four pairs, in Sloth's order.
-    pub pairs: Vec<PairDef>,
+    pub pairs: [PairDef; 4],
     /// Enabled alerts (disabled ones are absent and never fire).
     pub alerts: Vec<AlertDef>,
 }
@@ -107,7 +120,7 @@ impl SloDef {
         aw: &AlertWindows,
         opts: &DefOptions<'_>,
     ) -> Result<Self, EvalError> {
-        let mut windows: Vec<Duration> = Vec::new();
+        let mut windows: Inline<Duration, MAX_WINDOWS> = Inline::default();
         for w in aw.sli_windows() {
             if w.as_millis() % 60_000 != 0 || w.as_millis() == 0 {
                 return Err(EvalError::Window {
@@ -115,26 +128,27 @@ impl SloDef {
                     window: w,
                 });
             }
-            if !windows.contains(&w) {
-                windows.push(w);
+            // Four pairs have at most eight windows, plus the period: always fits.
+            if !windows.contains(&w) && windows.push(w).is_err() {
+                return Err(EvalError::Window {
+                    slo: slo.id.clone(),
+                    window: w,
+                });
             }
         }
         let index = |d: Duration| windows.iter().position(|w| *w == d).unwrap_or(0);
         let error_budget = slo.error_budget_ratio();
-        let pairs = Tier::ALL
-            .iter()
-            .map(|&tier| {
-                let bw = aw.get(tier);
-                let factor = bw.factor(period);
-                PairDef {
-                    tier,
-                    short: index(bw.short),
-                    long: index(bw.long),
-                    factor,
-                    threshold: factor * error_budget,
-                }
-            })
-            .collect();
+        let pairs = Tier::ALL.map(|tier| {
+            let bw = aw.get(tier);
+            let factor = bw.factor(period);
+            PairDef {
+                tier,
+                short: index(bw.short),
+                long: index(bw.long),
+                factor,
+                threshold: factor * error_budget,
+            }
+        });
 
         let mut labels = Labels::new();
         labels.insert("sloth_id".into(), slo.id.clone());

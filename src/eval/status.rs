@@ -10,13 +10,13 @@
 //! Every value is finite or absent (`None`): no NaN or infinity leaves this module.
 
 use crate::spec::{Duration, Severity, Tier};
-use crate::window::WindowSum;
+use crate::window::{MAX_WINDOWS, WindowSum};
 
 use super::alert::Condition;
 use super::slo::{PairDef, SloDef};
 
 /// One window of one SLO at one evaluation.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct WindowStatus {
     /// The window length.
     pub window: Duration,
@@ -32,8 +32,8 @@ pub struct WindowStatus {
 
 impl WindowStatus {
     fn new(window: Duration, sum: WindowSum, error_budget: f64) -> Self {
-        let error_ratio = (sum.total > 0.0 && sum.errors.is_finite() && sum.total.is_finite())
-            .then(|| (sum.errors / sum.total).clamp(0.0, 1.0));
+        // Sums come from integer counts: finite, and errors <= total.
+        let error_ratio = (sum.total > 0.0).then(|| (sum.errors / sum.total).min(1.0));
         WindowStatus {
             window,
             errors: sum.errors,
@@ -82,85 +82,49 @@ pub struct PairStatus {
     pub long_burn_rate: Option<f64>,
 }
 
-/// Everything the daemon's `/metrics` and `/api/v1/slos` show for one SLO.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The outcome of one evaluation of one SLO: only what was computed (the window sums and
+/// the pair states), so that an evaluation writes a few hundred bytes per SLO; ratios,
+/// burn rates and budgets are derived from it on demand with the SLO's definition (see
+/// the methods, and [`super::SloView`] which pairs the two).
+#[derive(Clone, Debug, PartialEq)]
 pub struct SloStatus {
     /// When it was last evaluated (seconds since the epoch).
     pub evaluated_at: Option<i64>,
-    /// Per window, in [`SloDef::windows`] order (Sloth's `slo:sli_error:ratio_rate<w>`).
-    pub windows: Vec<WindowStatus>,
-    /// Burn rate of the page-quick short window (`slo:current_burn_rate:ratio`).
-    pub current_burn_rate: Option<f64>,
-    /// Burn rate over the period (`slo:period_burn_rate:ratio`).
-    pub period_burn_rate: Option<f64>,
-    /// `1 - period burn rate` (`slo:period_error_budget_remaining:ratio`); negative once
-    /// the budget is overspent.
-    pub period_error_budget_remaining: Option<f64>,
-    /// The four pairs, in Sloth's order.
-    pub pairs: Vec<PairStatus>,
+    /// Event sums per window, in [`SloDef::windows`] order (entries past them are zero).
+    pub sums: [WindowSum; MAX_WINDOWS],
+    /// State of each pair, in [`SloDef::pairs`] order (`NoData` before any evaluation).
+    pub pair_states: [PairState; 4],
     /// End of the newest minute that had a datapoint.
     pub last_data_at: Option<i64>,
     /// True while the SLO has had no datapoint for the configured time.
     pub data_missing: bool,
 }
 
-impl SloStatus {
-    /// A status with room for the SLO's windows and pairs, before any evaluation.
-    pub(crate) fn for_def(def: &SloDef) -> Self {
+impl Default for SloStatus {
+    fn default() -> Self {
         SloStatus {
-            windows: Vec::with_capacity(def.windows.len()),
-            pairs: Vec::with_capacity(def.pairs.len()),
-            ..SloStatus::default()
+            evaluated_at: None,
+            sums: [WindowSum::default(); MAX_WINDOWS],
+            pair_states: [PairState::NoData; 4],
+            last_data_at: None,
+            data_missing: false,
         }
     }
+}
 
-    /// Recompute from the window sums at `now`.
+impl SloStatus {
+    /// Record the window sums at `now` and decide each pair.
     pub(crate) fn update(
         &mut self,
-        def: &SloDef,
+        pairs: &[PairDef; 4],
         now: i64,
-        sums: impl Iterator<Item = WindowSum>,
+        sums: &[WindowSum; MAX_WINDOWS],
         min_events: u64,
     ) {
         self.evaluated_at = Some(now);
-        self.windows.clear();
-        self.windows.extend(
-            def.windows
-                .iter()
-                .zip(sums)
-                .map(|(w, s)| WindowStatus::new(*w, s, def.error_budget)),
-        );
-        self.current_burn_rate = self.windows[def.current_window].burn_rate;
-        self.period_burn_rate = self.windows[def.period_window].burn_rate;
-        self.period_error_budget_remaining = self.period_burn_rate.map(|b| 1.0 - b);
-        self.pairs.clear();
-        for p in &def.pairs {
-            let status = self.pair(p, min_events);
-            self.pairs.push(status);
-        }
-    }
-
-    fn pair(&self, p: &PairDef, min_events: u64) -> PairStatus {
-        let (short, long) = (&self.windows[p.short], &self.windows[p.long]);
-        let state = match (short.error_ratio, long.error_ratio) {
-            (Some(s), Some(l)) if s > p.threshold && l > p.threshold => {
-                if long.events >= min_events as f64 {
-                    PairState::Burning
-                } else {
-                    PairState::LowTraffic
-                }
-            }
-            (Some(_), Some(_)) => PairState::Quiet,
-            _ => PairState::NoData,
-        };
-        PairStatus {
-            tier: p.tier,
-            state,
-            factor: p.factor,
-            short_window: short.window,
-            short_burn_rate: short.burn_rate,
-            long_window: long.window,
-            long_burn_rate: long.burn_rate,
+        self.sums = *sums;
+        for (state, p) in self.pair_states.iter_mut().zip(pairs) {
+            *state = pair_state(&sums[p.short], &sums[p.long], p.threshold, min_events);
         }
     }
 
@@ -168,8 +132,11 @@ impl SloStatus {
     /// pair without data → unknown; else false.
     pub fn condition(&self, severity: Severity) -> Condition {
         let mut unknown = false;
-        for p in self.pairs.iter().filter(|p| p.tier.severity() == severity) {
-            match p.state {
+        for (tier, state) in Tier::ALL.iter().zip(&self.pair_states) {
+            if tier.severity() != severity {
+                continue;
+            }
+            match state {
                 PairState::Burning => return Condition::True,
                 PairState::NoData => unknown = true,
                 PairState::Quiet | PairState::LowTraffic => {}
@@ -180,5 +147,67 @@ impl SloStatus {
         } else {
             Condition::False
         }
+    }
+
+    /// Window `i` of `def` (Sloth's `slo:sli_error:ratio_rate<w>` is its error ratio).
+    ///
+    /// # Panics
+    /// If `i` is not an index of `def.windows`.
+    pub fn window(&self, def: &SloDef, i: usize) -> WindowStatus {
+        WindowStatus::new(def.windows[i], self.sums[i], def.error_budget)
+    }
+
+    /// All windows of `def`, in order.
+    pub fn windows<'a>(&'a self, def: &'a SloDef) -> impl Iterator<Item = WindowStatus> + 'a {
+        (0..def.windows.len()).map(move |i| self.window(def, i))
+    }
+
+    /// The four pairs with their burn rates.
+    pub fn pairs(&self, def: &SloDef) -> [PairStatus; 4] {
+        std::array::from_fn(|i| {
+            let p = &def.pairs[i];
+            let (short, long) = (self.window(def, p.short), self.window(def, p.long));
+            PairStatus {
+                tier: p.tier,
+                state: self.pair_states[i],
+                factor: p.factor,
+                short_window: short.window,
+                short_burn_rate: short.burn_rate,
+                long_window: long.window,
+                long_burn_rate: long.burn_rate,
+            }
+        })
+    }
+
+    /// Burn rate of the page-quick short window (`slo:current_burn_rate:ratio`).
+    pub fn current_burn_rate(&self, def: &SloDef) -> Option<f64> {
+        self.window(def, def.current_window).burn_rate
+    }
+
+    /// Burn rate over the period (`slo:period_burn_rate:ratio`).
+    pub fn period_burn_rate(&self, def: &SloDef) -> Option<f64> {
+        self.window(def, def.period_window).burn_rate
+    }
+
+    /// `1 - period burn rate` (`slo:period_error_budget_remaining:ratio`); negative once
+    /// the budget is overspent.
+    pub fn period_error_budget_remaining(&self, def: &SloDef) -> Option<f64> {
+        self.period_burn_rate(def).map(|b| 1.0 - b)
+    }
+}
+
+/// Strictly above the threshold in both windows, with enough events in the long one.
+fn pair_state(short: &WindowSum, long: &WindowSum, threshold: f64, min_events: u64) -> PairState {
+    if short.total <= 0.0 || long.total <= 0.0 {
+        return PairState::NoData;
+    }
+    if short.errors / short.total > threshold && long.errors / long.total > threshold {
+        if long.total >= min_events as f64 {
+            PairState::Burning
+        } else {
+            PairState::LowTraffic
+        }
+    } else {
+        PairState::Quiet
     }
 }

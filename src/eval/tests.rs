@@ -127,8 +127,8 @@ impl Sim {
             .collect()
     }
 
-    fn status(&self) -> &SloStatus {
-        self.ev.slo(SloIndex(0)).status
+    fn status(&self) -> SloView<'_> {
+        self.ev.slo(SloIndex(0))
     }
 }
 
@@ -150,21 +150,21 @@ fn burn_rate_and_budget_follow_the_workbook_formulas() {
     let s = sim.status();
     let w = |d: &str| {
         let d: Duration = d.parse().unwrap();
-        s.windows.iter().find(|w| w.window == d).copied().unwrap()
+        s.windows().find(|w| w.window == d).unwrap()
     };
     // burn = e / (1 - SLO)
     let eb = 0.0009999999999999432; // Sloth's (100 - 99.9) / 100
     assert!((w("1h").error_ratio.unwrap() - 0.002).abs() < 1e-12);
     assert!((w("1h").burn_rate.unwrap() - 0.002 / eb).abs() < 1e-9);
     assert_eq!(w("1h").events, (RPS * 3600) as f64);
-    assert_eq!(s.current_burn_rate, w("5m").burn_rate);
+    assert_eq!(s.current_burn_rate(), w("5m").burn_rate);
     // The period is exact over events: (719 h × 0.0005 + 1 h × 0.002) / 720 h.
     let period = (719.0 * 0.0005 + 0.002) / 720.0;
     assert!((w("30d").error_ratio.unwrap() - period).abs() < 1e-12);
-    assert!((s.period_burn_rate.unwrap() - period / eb).abs() < 1e-9);
-    assert!((s.period_error_budget_remaining.unwrap() - (1.0 - period / eb)).abs() < 1e-9);
+    assert!((s.period_burn_rate().unwrap() - period / eb).abs() < 1e-9);
+    assert!((s.period_error_budget_remaining().unwrap() - (1.0 - period / eb)).abs() < 1e-9);
     // A 2× burn is below every page and ticket factor except the 3d/6h one at 1×.
-    let states: Vec<PairState> = s.pairs.iter().map(|p| p.state).collect();
+    let states: Vec<PairState> = s.pairs().iter().map(|p| p.state).collect();
     assert_eq!(
         states,
         [
@@ -229,7 +229,7 @@ fn short_outage_fires_only_the_quick_pair_and_resets_about_5_minutes_after() {
     while sim.next_eval < recovery + HOUR {
         let t = sim.next_eval;
         sim.run(t + 30, 30, &p, &always);
-        slow_burned |= sim.status().pairs[1].state == PairState::Burning;
+        slow_burned |= sim.status().pairs()[1].state == PairState::Burning;
     }
     assert!(!slow_burned, "the 6h/30m pair must not fire on 2 minutes");
     let page = sim.changes(AlertKind::Page);
@@ -364,8 +364,8 @@ fn one_error_out_of_three_requests_does_not_page() {
             "min_events {min_events}: {tr:?}"
         );
         if !pages {
-            let s = ev.slo(SloIndex(0)).status;
-            assert!(s.pairs.iter().any(|p| p.state == PairState::LowTraffic));
+            let s = ev.slo(SloIndex(0));
+            assert!(s.pairs().iter().any(|p| p.state == PairState::LowTraffic));
         }
     }
 }
@@ -383,12 +383,13 @@ fn no_data_holds_alerts_never_counts_as_good_and_raises_a_ticket() {
     sim.run(source_down + 20 * MIN, 30, &p, &up);
     let s = sim.status();
     assert_eq!(
-        s.windows[0].error_ratio, None,
+        s.window(0).error_ratio,
+        None,
         "5m window without datapoints is no data"
     );
-    assert_eq!(s.current_burn_rate, None);
-    assert!(s.pairs.iter().any(|p| p.state == PairState::NoData));
-    assert!(s.data_missing);
+    assert_eq!(s.current_burn_rate(), None);
+    assert!(s.pairs().iter().any(|p| p.state == PairState::NoData));
+    assert!(s.status.data_missing);
     let page = sim.changes(AlertKind::Page);
     assert_eq!(
         page.len(),
@@ -416,7 +417,7 @@ fn no_data_holds_alerts_never_counts_as_good_and_raises_a_ticket() {
     );
     assert!(page[1].1 > source_back);
     // Nothing non-finite anywhere.
-    for w in &sim.status().windows {
+    for w in sim.status().windows() {
         assert!(w.errors.is_finite() && w.events.is_finite());
         assert!(w.error_ratio.is_none_or(f64::is_finite));
         assert!(w.burn_rate.is_none_or(f64::is_finite));
@@ -573,9 +574,9 @@ slos:
             .unwrap();
     }
     ev.evaluate(T0 + 5 * MIN);
-    let s = ev.slo(SloIndex(0)).status;
-    assert!((s.windows[0].error_ratio.unwrap() - 0.4).abs() < 1e-12);
-    assert!((s.current_burn_rate.unwrap() - 0.4 / 0.05).abs() < 1e-9);
+    let s = ev.slo(SloIndex(0));
+    assert!((s.window(0).error_ratio.unwrap() - 0.4).abs() < 1e-12);
+    assert!((s.current_burn_rate().unwrap() - 0.4 / 0.05).abs() < 1e-9);
 }
 
 #[test]
@@ -596,12 +597,11 @@ fn objective_100_never_yields_nan_or_infinity() {
         .unwrap();
     }
     let tr = ev.evaluate(T0 + HOUR);
-    let s = ev.slo(SloIndex(0)).status;
-    assert_eq!(s.current_burn_rate, None);
-    assert_eq!(s.period_error_budget_remaining, None);
+    let s = ev.slo(SloIndex(0));
+    assert_eq!(s.current_burn_rate(), None);
+    assert_eq!(s.period_error_budget_remaining(), None);
     assert!(
-        s.windows
-            .iter()
+        s.windows()
             .all(|w| w.error_ratio.is_some_and(f64::is_finite))
     );
     // Zero budget: any error is above every threshold, as in Prometheus (ratio > 0).

@@ -184,7 +184,11 @@ mod tests {
         let now = start + now_after_start;
         evaluator.evaluate(now);
         let idx = evaluator.slo_index(SLO).unwrap();
-        evaluator.slo(idx).status.windows[0].events
+        let view = evaluator.slo(idx);
+        view.status
+            .windows(view.def)
+            .next()
+            .map_or(0.0, |w| w.events)
     }
 
     #[test]

@@ -91,8 +91,7 @@ pub(super) fn status(
     for (view, (slo, kind)) in evaluator.slos().zip(slos.iter().zip(kinds)) {
         let st = view.status;
         let mut windows: Vec<WindowRatio> = st
-            .windows
-            .iter()
+            .windows(view.def)
             .map(|w| WindowRatio {
                 window: w.window,
                 error_ratio: w.error_ratio,
@@ -154,10 +153,10 @@ pub(super) fn status(
             period: view.def.period,
             spec: kind.sloth_spec().into(),
             windows,
-            current_burn_rate: st.current_burn_rate,
-            period_burn_rate: st.period_burn_rate,
-            period_error_budget_remaining: st.period_error_budget_remaining,
-            no_data: st.current_burn_rate.is_none() || st.data_missing,
+            current_burn_rate: st.current_burn_rate(view.def),
+            period_burn_rate: st.period_burn_rate(view.def),
+            period_error_budget_remaining: st.period_error_budget_remaining(view.def),
+            no_data: st.current_burn_rate(view.def).is_none() || st.data_missing,
             alerts,
         });
     }
@@ -173,15 +172,14 @@ pub(super) fn snapshot_rows(evaluator: &Evaluator, now: DateTime<Utc>) -> Vec<Sl
         .slos()
         .map(|v| {
             let st = v.status;
-            let period = st.windows.iter().find(|w| w.window == v.def.period);
+            let period = st.windows(v.def).find(|w| w.window == v.def.period);
             let hour = st
-                .windows
-                .iter()
+                .windows(v.def)
                 .find(|w| w.window == Duration::from_secs(3600));
             SloSnapshotRow {
                 ts: now,
                 slo_id: v.def.id.clone(),
-                budget_remaining: st.period_error_budget_remaining,
+                budget_remaining: st.period_error_budget_remaining(v.def),
                 period_error_ratio: period.and_then(|w| w.error_ratio),
                 error_ratio_1h: hour.and_then(|w| w.error_ratio),
                 period_events: period.map_or(0.0, |w| w.events),

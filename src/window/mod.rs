@@ -16,10 +16,10 @@
 mod buckets;
 mod store;
 
-pub use buckets::Counts;
+pub use buckets::{Counts, prefetch_value};
 pub use store::{
-    COARSE_MINUTES, FINE_MAX_MINUTES, RecordError, SLACK_MINUTES, SloWindows, WindowError,
-    WindowSum,
+    COARSE_MINUTES, FINE_MAX_MINUTES, MAX_WINDOWS, RecordError, SLACK_MINUTES, SloWindows,
+    WindowError, WindowSum,
 };
 
 /// Fixed-point scale for raw SLIs: a raw sample with error ratio `r` is stored as

@@ -26,6 +26,9 @@ pub const COARSE_MINUTES: i64 = 5;
 /// Windows up to this length (6h, the longest page window of the SRE Workbook catalog)
 /// are kept at minute resolution; longer ones use five-minute buckets.
 pub const FINE_MAX_MINUTES: i64 = 360;
+/// Most windows one SLO can have: Sloth's eight alert windows and the period. Kept inline
+/// (no per-SLO heap allocation) so an evaluation touches as little memory as possible.
+pub const MAX_WINDOWS: usize = 9;
 /// How many minutes late data may be and still overwrite its minute (on top of the
 /// longest minute window), and how far data may run ahead of the evaluation before the
 /// sums must be rebuilt. CloudWatch publishes within a few minutes and burnwatch re-reads
@@ -48,6 +51,9 @@ pub enum WindowError {
     /// A window of zero minutes.
     #[error("a window must be at least one minute long")]
     Empty,
+    /// More windows than [`MAX_WINDOWS`].
+    #[error("at most {MAX_WINDOWS} windows per SLO")]
+    TooMany,
 }
 
 /// Why a datapoint was not stored.
@@ -64,7 +70,7 @@ pub enum RecordError {
     },
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Window {
     minutes: i64,
     coarse: bool,
@@ -72,6 +78,10 @@ struct Window {
     /// a long window (not its head minutes, not its pro-rated tail bucket).
     errors: u64,
     total: u64,
+    /// A long window's tail bucket (the one straddling its old edge), cached so that an
+    /// evaluation does not read a bucket from a day or a month ago every minute; it only
+    /// changes when the window crosses a five-minute boundary or late data lands in it.
+    tail: Counts,
 }
 
 impl Window {
@@ -99,12 +109,42 @@ struct Cursor {
     end: i64,
     /// The newest minute whose ring slot is current (written or cleared).
     newest: i64,
+    /// Ring slot of minute `newest`. Slots are tracked relative to the newest bucket
+    /// rather than computed as `minute % len`: no division per bucket access.
+    fine_slot: usize,
+    /// Ring slot of five-minute bucket `newest / 5`.
+    coarse_slot: usize,
+}
+
+impl Cursor {
+    fn newest_coarse(&self) -> i64 {
+        self.newest.div_euclid(COARSE_MINUTES)
+    }
+}
+
+/// Slot `back` buckets before `newest_slot` in a ring of `len`, if the ring still holds it.
+#[inline]
+fn slot_back(newest_slot: usize, back: i64, len: usize) -> Option<usize> {
+    if back < 0 || back >= len as i64 {
+        return None;
+    }
+    let s = newest_slot as i64 - back;
+    Some(if s < 0 { s + len as i64 } else { s } as usize)
+}
+
+/// Slot `ahead` buckets after `slot` in a ring of `len` (`ahead >= 0`).
+#[inline]
+fn slot_ahead(slot: usize, ahead: i64, len: usize) -> usize {
+    let len = len as i64;
+    let s = slot as i64 + if ahead < len { ahead } else { ahead % len };
+    (if s >= len { s - len } else { s }) as usize
 }
 
 /// One SLO's buckets and window sums. Pure data: no clock, no I/O.
 #[derive(Clone, Debug)]
 pub struct SloWindows {
-    windows: Vec<Window>,
+    windows: [Window; MAX_WINDOWS],
+    window_count: usize,
     fine: Buckets,
     coarse: Buckets,
     cursor: Option<Cursor>,
@@ -120,16 +160,19 @@ impl SloWindows {
         if window_minutes.contains(&0) {
             return Err(WindowError::Empty);
         }
-        let windows: Vec<Window> = window_minutes
-            .iter()
-            .map(|&m| Window {
+        if window_minutes.len() > MAX_WINDOWS {
+            return Err(WindowError::TooMany);
+        }
+        let mut windows = [Window::default(); MAX_WINDOWS];
+        for (w, &m) in windows.iter_mut().zip(window_minutes) {
+            *w = Window {
                 minutes: i64::from(m),
                 coarse: i64::from(m) > FINE_MAX_MINUTES,
-                errors: 0,
-                total: 0,
-            })
-            .collect();
-        let fine_max = windows
+                ..Window::default()
+            };
+        }
+        let windows_used = &windows[..window_minutes.len()];
+        let fine_max = windows_used
             .iter()
             .filter(|w| !w.coarse)
             .map(|w| w.minutes)
@@ -137,7 +180,7 @@ impl SloWindows {
             .unwrap_or(0)
             .max(COARSE_MINUTES);
         let fine_len = fine_max + SLACK_MINUTES;
-        let coarse_max = windows
+        let coarse_max = windows_used
             .iter()
             .filter(|w| w.coarse)
             .map(|w| w.minutes)
@@ -149,6 +192,7 @@ impl SloWindows {
             (coarse_max + SLACK_MINUTES + COARSE_MINUTES - 1).div_euclid(COARSE_MINUTES) + 2;
         Ok(SloWindows {
             windows,
+            window_count: window_minutes.len(),
             fine: Buckets::new(fine_len as usize),
             coarse: Buckets::new(coarse_len as usize),
             cursor: None,
@@ -170,54 +214,55 @@ impl SloWindows {
     /// Store the counts of one minute, replacing what that minute held (sources re-read
     /// recent minutes as late data arrives; the newest value wins).
     pub fn record(&mut self, minute: i64, counts: Counts) -> Result<(), RecordError> {
-        let cur = *self.cursor.get_or_insert(Cursor {
-            end: minute,
-            newest: minute - 1,
-        });
-        let fine_len = self.fine.len() as i64;
-        if minute > cur.newest {
+        let start = self.start(minute);
+        if minute > start.newest {
             self.materialise(minute);
-            if minute - cur.end >= SLACK_MINUTES {
+            if minute - start.end >= SLACK_MINUTES {
                 // Too far ahead of the sums to slide them later: rebuild instead.
                 self.dirty = true;
             }
-        } else if minute <= cur.newest - fine_len {
+        }
+        let cur = self.cursor.unwrap_or(start);
+        let Some(slot) = slot_back(cur.fine_slot, cur.newest - minute, self.fine.len()) else {
             return Err(RecordError::TooLate {
                 minute,
-                oldest: cur.newest - fine_len + 1,
+                oldest: cur.newest - self.fine.len() as i64 + 1,
             });
-        }
-        let slot = minute.rem_euclid(fine_len) as usize;
-        let old = self.fine.get(slot);
+        };
+        let old = self.fine.get(slot).unwrap_or_default();
         self.fine.set(slot, Some(counts));
-        let old = old.unwrap_or_default();
 
         let c = minute.div_euclid(COARSE_MINUTES);
-        let cslot = c.rem_euclid(self.coarse.len() as i64) as usize;
-        let mut bucket = self.coarse.get(cslot).unwrap_or_default();
-        // The five-minute bucket holds the sum of its minutes, so swap the old minute for
-        // the new one (wrapping: the sum never really goes below zero).
-        bucket.errors = bucket
-            .errors
-            .wrapping_sub(old.errors)
-            .wrapping_add(counts.errors);
-        bucket.total = bucket
-            .total
-            .wrapping_sub(old.total)
-            .wrapping_add(counts.total);
-        self.coarse.set(cslot, Some(bucket));
-
-        if minute < cur.end && !self.dirty {
-            for w in &mut self.windows {
-                let inside = if w.coarse {
-                    let (lo, hi) = w.coarse_range(cur.end);
-                    (lo..hi).contains(&c)
-                } else {
-                    minute >= cur.end - w.minutes
-                };
-                if inside {
-                    w.sub(old);
-                    w.add(counts);
+        // The coarse ring spans more than the minute ring: a held minute's bucket is held.
+        if let Some(cslot) = slot_back(cur.coarse_slot, cur.newest_coarse() - c, self.coarse.len())
+        {
+            // The five-minute bucket holds the sum of its minutes, so swap the old minute
+            // for the new one (wrapping: the sum never really goes below zero).
+            let mut bucket = self.coarse.get(cslot).unwrap_or_default();
+            bucket.errors = bucket
+                .errors
+                .wrapping_sub(old.errors)
+                .wrapping_add(counts.errors);
+            bucket.total = bucket
+                .total
+                .wrapping_sub(old.total)
+                .wrapping_add(counts.total);
+            self.coarse.set(cslot, Some(bucket));
+            if minute < cur.end && !self.dirty {
+                for w in &mut self.windows[..self.window_count] {
+                    let inside = if w.coarse {
+                        let (lo, hi) = w.coarse_range(cur.end);
+                        if c == lo - 1 {
+                            w.tail = bucket;
+                        }
+                        (lo..hi).contains(&c)
+                    } else {
+                        minute >= cur.end - w.minutes
+                    };
+                    if inside {
+                        w.sub(old);
+                        w.add(counts);
+                    }
                 }
             }
         }
@@ -230,10 +275,7 @@ impl SloWindows {
     /// Moving backwards is ignored.
     pub fn advance(&mut self, end: i64) {
         let Some(cur) = self.cursor else {
-            self.cursor = Some(Cursor {
-                end,
-                newest: end - 1,
-            });
+            self.start(end);
             return;
         };
         if end <= cur.end {
@@ -245,12 +287,14 @@ impl SloWindows {
             self.materialise(end - 1);
         }
         if rebuild {
-            for i in 0..self.windows.len() {
+            for i in 0..self.window_count {
                 self.rebuild(i, end);
             }
             self.dirty = false;
+        } else if end == cur.end + 1 {
+            self.step(cur.end);
         } else {
-            for i in 0..self.windows.len() {
+            for i in 0..self.window_count {
                 self.slide(i, cur.end, end);
             }
         }
@@ -264,35 +308,99 @@ impl SloWindows {
     /// # Panics
     /// If `index` is out of range (a caller bug, not an input problem).
     pub fn sum(&self, index: usize) -> WindowSum {
+        assert!(index < self.window_count, "window index out of range");
+        self.sums()[index]
+    }
+
+    /// The sums of all windows, in the order given to [`SloWindows::new`] (entries past
+    /// the number of windows are zero). One pass: what an evaluation calls.
+    pub fn sums(&self) -> [WindowSum; MAX_WINDOWS] {
+        let mut out = [WindowSum::default(); MAX_WINDOWS];
         let Some(cur) = self.cursor else {
-            return WindowSum::default();
+            return out;
         };
-        // Running sums are current unless data ran far ahead since the last advance.
-        let w = if self.dirty {
-            self.recomputed(&self.windows[index], cur.end)
+        let hi = cur.end.div_euclid(COARSE_MINUTES);
+        // Head of every long window: the minutes of the unfinished five-minute bucket.
+        // Unless data ran ahead of the end, that bucket holds exactly those minutes.
+        let head = if cur.newest < cur.end {
+            self.coarse_bucket(&cur, hi).unwrap_or_default()
         } else {
-            self.windows[index]
+            (hi * COARSE_MINUTES..cur.end)
+                .map(|m| self.minute(&cur, m).unwrap_or_default())
+                .fold(Counts::default(), Counts::plus)
         };
-        let mut sum = WindowSum {
-            errors: w.errors as f64,
-            total: w.total as f64,
-        };
-        if w.coarse {
-            let (lo, hi) = w.coarse_range(cur.end);
-            for m in hi * COARSE_MINUTES..cur.end {
-                let c = self.minute(m).unwrap_or_default();
-                sum.errors += c.errors as f64;
-                sum.total += c.total as f64;
+        for (w, out) in self.windows[..self.window_count].iter().zip(&mut out) {
+            // Running sums are current unless data ran far ahead since the last advance.
+            let recomputed;
+            let w = if self.dirty {
+                recomputed = self.recomputed(w, cur.end);
+                &recomputed
+            } else {
+                w
+            };
+            let (mut errors, mut total) = (w.errors as f64, w.total as f64);
+            if w.coarse {
+                errors += head.errors as f64;
+                total += head.total as f64;
+                // Minutes of the tail bucket inside the window: 0 when the start is on a
+                // five-minute boundary.
+                let inside = (w.minutes - cur.end).rem_euclid(COARSE_MINUTES);
+                if inside > 0 {
+                    let share = inside as f64 / COARSE_MINUTES as f64;
+                    errors += w.tail.errors as f64 * share;
+                    total += w.tail.total as f64 * share;
+                }
             }
-            let inside = lo * COARSE_MINUTES - (cur.end - w.minutes);
-            if inside > 0 {
-                let c = self.coarse_bucket(lo - 1).unwrap_or_default();
-                let share = inside as f64 / COARSE_MINUTES as f64;
-                sum.errors += c.errors as f64 * share;
-                sum.total += c.total as f64 * share;
+            *out = WindowSum { errors, total };
+        }
+        out
+    }
+
+    /// Start loading the buckets that [`SloWindows::advance`] to `end` will read (the
+    /// minutes leaving each window, the five-minute buckets at the long windows' edges).
+    /// A hint for callers that walk many SLOs: call it a few SLOs ahead.
+    #[inline]
+    pub fn prefetch_advance(&self, end: i64) {
+        let Some(cur) = self.cursor else { return };
+        if end <= cur.end || self.dirty {
+            return;
+        }
+        for w in &self.windows[..self.window_count] {
+            if w.coarse {
+                let (lo, _) = w.coarse_range(cur.end);
+                if let Some(s) =
+                    slot_back(cur.coarse_slot, cur.newest_coarse() - lo, self.coarse.len())
+                {
+                    self.coarse.prefetch(s);
+                }
+            } else if let Some(s) = slot_back(
+                cur.fine_slot,
+                cur.newest - (cur.end - w.minutes),
+                self.fine.len(),
+            ) {
+                self.fine.prefetch(s);
             }
         }
-        sum
+    }
+
+    /// Start loading the buckets that [`SloWindows::record`] of `minute` will write.
+    #[inline]
+    pub fn prefetch_record(&self, minute: i64) {
+        let Some(cur) = self.cursor else { return };
+        let back = cur.newest - minute;
+        let f = if back < 0 {
+            slot_ahead(cur.fine_slot, -back, self.fine.len())
+        } else {
+            slot_back(cur.fine_slot, back, self.fine.len()).unwrap_or(0)
+        };
+        self.fine.prefetch(f);
+        let cback = cur.newest_coarse() - minute.div_euclid(COARSE_MINUTES);
+        let c = if cback < 0 {
+            slot_ahead(cur.coarse_slot, -cback, self.coarse.len())
+        } else {
+            slot_back(cur.coarse_slot, cback, self.coarse.len()).unwrap_or(0)
+        };
+        self.coarse.prefetch(c);
     }
 
     /// The minute bucket `minute`: `None` when the ring no longer (or not yet) holds it,
@@ -300,38 +408,41 @@ impl SloWindows {
     /// traffic is `Some(Some(Counts { errors: 0, total: 0 }))`).
     pub fn bucket(&self, minute: i64) -> Option<Option<Counts>> {
         let cur = self.cursor?;
-        let len = self.fine.len() as i64;
-        (minute <= cur.newest && minute > cur.newest - len)
-            .then(|| self.fine.get(minute.rem_euclid(len) as usize))
+        let slot = slot_back(cur.fine_slot, cur.newest - minute, self.fine.len())?;
+        Some(self.fine.get(slot))
     }
 
-    /// Heap bytes held by this store (buckets and window sums), for capacity planning.
+    /// Heap bytes held by this store (its two rings), for capacity planning.
     pub fn heap_bytes(&self) -> usize {
-        self.fine.heap_bytes()
-            + self.coarse.heap_bytes()
-            + self.windows.capacity() * std::mem::size_of::<Window>()
+        self.fine.heap_bytes() + self.coarse.heap_bytes()
+    }
+
+    /// The cursor, created on first use with every slot "no datapoint" (so any slot
+    /// mapping is valid): sums end at `at`, nothing newer than `at - 1` is held yet.
+    fn start(&mut self, at: i64) -> Cursor {
+        *self.cursor.get_or_insert(Cursor {
+            end: at,
+            newest: at - 1,
+            fine_slot: 0,
+            coarse_slot: 0,
+        })
     }
 
     /// Minute `m`'s counts, `None` when absent or no longer held.
     #[inline]
-    fn minute(&self, m: i64) -> Option<Counts> {
-        let newest = self.cursor?.newest;
-        let len = self.fine.len() as i64;
-        if m > newest || m <= newest - len {
-            return None;
-        }
-        self.fine.get(m.rem_euclid(len) as usize)
+    fn minute(&self, cur: &Cursor, m: i64) -> Option<Counts> {
+        self.fine
+            .get(slot_back(cur.fine_slot, cur.newest - m, self.fine.len())?)
     }
 
     /// Five-minute bucket `c`'s counts, `None` when absent or no longer held.
     #[inline]
-    fn coarse_bucket(&self, c: i64) -> Option<Counts> {
-        let newest = self.cursor?.newest.div_euclid(COARSE_MINUTES);
-        let len = self.coarse.len() as i64;
-        if c > newest || c <= newest - len {
-            return None;
-        }
-        self.coarse.get(c.rem_euclid(len) as usize)
+    fn coarse_bucket(&self, cur: &Cursor, c: i64) -> Option<Counts> {
+        self.coarse.get(slot_back(
+            cur.coarse_slot,
+            cur.newest_coarse() - c,
+            self.coarse.len(),
+        )?)
     }
 
     /// Make the ring slots of every minute up to `to` current, clearing the slots that
@@ -341,18 +452,63 @@ impl SloWindows {
         if to <= cur.newest {
             return;
         }
-        let len = self.fine.len() as i64;
-        let from = (cur.newest + 1).max(to - len + 1);
-        for m in from..=to {
-            self.fine.set(m.rem_euclid(len) as usize, None);
+        let (flen, clen) = (self.fine.len(), self.coarse.len());
+        let ahead = to - cur.newest;
+        let fine_slot = slot_ahead(cur.fine_slot, ahead, flen);
+        for back in 0..ahead.min(flen as i64) {
+            if let Some(s) = slot_back(fine_slot, back, flen) {
+                self.fine.set(s, None);
+            }
         }
-        let clen = self.coarse.len() as i64;
-        let cto = to.div_euclid(COARSE_MINUTES);
-        let cfrom = (cur.newest.div_euclid(COARSE_MINUTES) + 1).max(cto - clen + 1);
-        for c in cfrom..=cto {
-            self.coarse.set(c.rem_euclid(clen) as usize, None);
+        let cahead = to.div_euclid(COARSE_MINUTES) - cur.newest_coarse();
+        let coarse_slot = slot_ahead(cur.coarse_slot, cahead, clen);
+        for back in 0..cahead.min(clen as i64) {
+            if let Some(s) = slot_back(coarse_slot, back, clen) {
+                self.coarse.set(s, None);
+            }
         }
-        cur.newest = to;
+        *cur = Cursor {
+            newest: to,
+            fine_slot,
+            coarse_slot,
+            ..*cur
+        };
+    }
+
+    /// The common case: the end moves by one minute, from `from` to `from + 1`. Minute
+    /// `from` enters every minute window and one minute leaves each; a long window
+    /// changes only when its edges cross a five-minute boundary.
+    fn step(&mut self, from: i64) {
+        let Some(cur) = self.cursor else { return };
+        let end = from + 1;
+        let entering = self.minute(&cur, from).unwrap_or_default();
+        let completed = end.rem_euclid(COARSE_MINUTES) == 0;
+        for i in 0..self.window_count {
+            let mut w = self.windows[i];
+            if w.coarse {
+                if completed {
+                    // The five-minute bucket holding `from` is complete: into the body.
+                    w.add(
+                        self.coarse_bucket(&cur, from.div_euclid(COARSE_MINUTES))
+                            .unwrap_or_default(),
+                    );
+                }
+                let leaving = from - w.minutes;
+                if leaving.rem_euclid(COARSE_MINUTES) == 0 {
+                    // The bucket at the old edge stops being whole: out of the body, and
+                    // it becomes the pro-rated tail.
+                    let b = self
+                        .coarse_bucket(&cur, leaving.div_euclid(COARSE_MINUTES))
+                        .unwrap_or_default();
+                    w.sub(b);
+                    w.tail = b;
+                }
+            } else {
+                w.add(entering);
+                w.sub(self.minute(&cur, from - w.minutes).unwrap_or_default());
+            }
+            self.windows[i] = w;
+        }
     }
 
     fn rebuild(&mut self, i: usize, end: i64) {
@@ -366,20 +522,23 @@ impl SloWindows {
             total: 0,
             ..*w
         };
+        let Some(cur) = self.cursor else { return acc };
         if w.coarse {
             let (lo, hi) = w.coarse_range(end);
             for c in lo..hi {
-                acc.add(self.coarse_bucket(c).unwrap_or_default());
+                acc.add(self.coarse_bucket(&cur, c).unwrap_or_default());
             }
+            acc.tail = self.coarse_bucket(&cur, lo - 1).unwrap_or_default();
         } else {
             for m in end - w.minutes..end {
-                acc.add(self.minute(m).unwrap_or_default());
+                acc.add(self.minute(&cur, m).unwrap_or_default());
             }
         }
         acc
     }
 
     fn slide(&mut self, i: usize, from: i64, to: i64) {
+        let Some(cur) = self.cursor else { return };
         let mut w = self.windows[i];
         if w.coarse {
             let (lo, hi) = w.coarse_range(from);
@@ -388,18 +547,21 @@ impl SloWindows {
                 return self.rebuild(i, to);
             }
             for c in hi..hi2 {
-                w.add(self.coarse_bucket(c).unwrap_or_default());
+                w.add(self.coarse_bucket(&cur, c).unwrap_or_default());
             }
             for c in lo..lo2 {
-                w.sub(self.coarse_bucket(c).unwrap_or_default());
+                w.sub(self.coarse_bucket(&cur, c).unwrap_or_default());
+            }
+            if lo2 != lo {
+                w.tail = self.coarse_bucket(&cur, lo2 - 1).unwrap_or_default();
             }
         } else {
             if to - from >= w.minutes {
                 return self.rebuild(i, to);
             }
             for m in from..to {
-                w.add(self.minute(m).unwrap_or_default());
-                w.sub(self.minute(m - w.minutes).unwrap_or_default());
+                w.add(self.minute(&cur, m).unwrap_or_default());
+                w.sub(self.minute(&cur, m - w.minutes).unwrap_or_default());
             }
         }
         self.windows[i] = w;
