@@ -13,6 +13,8 @@
 //! instrumentation, while these series are recording-rule results by design, like
 //! Prometheus' own `/federate` output. Every other series passes the linter cleanly.
 
+pub mod sources;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -114,7 +116,7 @@ struct BuildLabels {
     version: String,
 }
 
-type FloatGauge = Gauge<f64, AtomicU64>;
+pub(crate) type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Handles on every `burnwatch_*` metric, plus the registry that renders them.
 #[derive(Clone)]
@@ -159,6 +161,8 @@ pub struct Telemetry {
     pub probe_classification: Family<ProbeResultLabels, Gauge>,
     /// `burnwatch_probe_runs_total{target,classification}`.
     pub probe_runs: Family<ProbeResultLabels, Counter>,
+    /// The live sources' cost, RDS and Batch series.
+    pub sources: sources::SourceTelemetry,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -202,8 +206,10 @@ impl Telemetry {
             probe_step_duration: Family::default(),
             probe_classification: Family::default(),
             probe_runs: Family::default(),
+            sources: sources::SourceTelemetry::default(),
         };
         let r = &mut registry;
+        t.sources = sources::SourceTelemetry::register(r);
         r.register(
             "burnwatch_ready",
             "1 once backfill finished and SLOs are evaluated",

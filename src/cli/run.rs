@@ -19,6 +19,12 @@ pub struct Args {
     /// Listen address of the HTTP server; overrides `listen` in the configuration.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Append every datapoint the live sources fetch to FILE (JSON Lines, created if
+    /// missing), in the form `burnwatch replay --data FILE` and `sources.replay` read: an
+    /// incident recorded in production replays through exactly the live code. CloudWatch
+    /// data is recorded as raw datapoints, PromQL / Step Functions / Batch SLIs as SLO events.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 /// Validate everything up front (exit 2 with `FILE:LINE:COL: message` on any problem),
@@ -65,6 +71,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let live = match crate::source::settings::parse(&config.file, &config.sources.other, &|name| {
+        std::env::var(name).ok()
+    }) {
+        Ok(l) => l,
+        Err(diags) => {
+            print_diagnostics(&diags);
+            eprintln!("invalid configuration: {}", args.config.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let recorder = match &args.record {
+        Some(path) => match crate::source::record::Recorder::open(path) {
+            Ok(r) => {
+                if live.is_empty() {
+                    eprintln!(
+                        "burnwatch: warning: --record {}: no live source is configured, nothing \
+                         will be recorded (the replay source is not re-recorded)",
+                        path.display()
+                    );
+                }
+                Some(r)
+            }
+            Err(e) => {
+                eprintln!("burnwatch: --record: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
     tracing::info!(
         config = %config.file.display(),
         slos = loaded.slos().count(),
@@ -83,7 +118,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             loaded.documents,
             options,
             Some(Box::new(
-                crate::pipeline::Pipeline::new().with_probes(probes),
+                crate::pipeline::Pipeline::new()
+                    .with_sources(live, recorder)
+                    .with_probes(probes),
             )),
             shutdown,
         )

@@ -16,7 +16,7 @@
 //! `FILE:LINE:COL` too.
 
 mod notifiers;
-mod read;
+pub(crate) mod read;
 mod sources;
 
 use std::net::SocketAddr;

@@ -40,6 +40,16 @@ pub struct Fed {
     pub refused: u64,
 }
 
+impl Fed {
+    /// Both deliveries together.
+    pub fn plus(self, other: Fed) -> Fed {
+        Fed {
+            buckets: self.buckets + other.buckets,
+            refused: self.refused + other.refused,
+        }
+    }
+}
+
 impl ReplayFeed {
     /// Read `file` and bucket it for the SLOs `evaluator` knows (`slos` in its order).
     pub fn load(
@@ -96,6 +106,14 @@ impl ReplayFeed {
         })
     }
 
+    /// The SLOs the recording feeds.
+    pub fn slos(&self) -> std::collections::BTreeSet<SloIndex> {
+        self.minutes
+            .values()
+            .flat_map(|rows| rows.iter().map(|(slo, _)| *slo))
+            .collect()
+    }
+
     /// True when the recording holds no data for any loaded SLO.
     pub fn is_empty(&self) -> bool {
         self.minutes.is_empty()
@@ -136,7 +154,7 @@ impl ReplayFeed {
 }
 
 /// Counts of one bucket, or `None` when they are not usable numbers.
-fn counts(e: &SloEvents) -> Option<Counts> {
+pub(super) fn counts(e: &SloEvents) -> Option<Counts> {
     if !(e.good.is_finite() && e.total.is_finite()) || e.good < 0.0 || e.total < 0.0 {
         return None;
     }

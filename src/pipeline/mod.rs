@@ -10,6 +10,7 @@
 pub mod feed;
 pub mod probes;
 mod publish;
+pub mod sources;
 
 use std::collections::HashMap;
 
@@ -25,6 +26,10 @@ use crate::store::{AlertTransition, EvaluationCommit, StoredAlertState};
 use crate::telemetry::{BadDataLabels, SourceLabels};
 
 use feed::ReplayFeed;
+use sources::LiveSources;
+
+use crate::source::record::Recorder;
+use crate::source::settings::LiveSourceSettings;
 
 /// Seconds between two stored SLO snapshots.
 pub const SNAPSHOT_EVERY_SECS: i64 = 300;
@@ -35,6 +40,9 @@ pub struct Pipeline {
     kinds: Vec<SpecKind>,
     evaluator: Option<Evaluator>,
     replay: Option<ReplayFeed>,
+    live_settings: LiveSourceSettings,
+    recorder: Option<Recorder>,
+    live: Option<LiveSources>,
     /// Alert states as last persisted, by (SLO id, alert key).
     persisted: HashMap<(String, String), serde_json::Value>,
     last_snapshot: Option<i64>,
@@ -64,11 +72,27 @@ impl Pipeline {
             kinds: Vec::new(),
             evaluator: None,
             replay: None,
+            live_settings: LiveSourceSettings::default(),
+            recorder: None,
+            live: None,
             persisted: HashMap::new(),
             last_snapshot: None,
             probes: Vec::new(),
             probe_task: None,
         }
+    }
+
+    /// Read SLI events from these live sources (parsed with
+    /// [`crate::source::settings::parse`]), appending what they read to `recorder`
+    /// (`run --record`) when given.
+    pub fn with_sources(
+        mut self,
+        settings: LiveSourceSettings,
+        recorder: Option<Recorder>,
+    ) -> Self {
+        self.live_settings = settings;
+        self.recorder = recorder;
+        self
     }
 
     /// Also run these database probes (parsed with [`probes::parse`]).
@@ -169,11 +193,43 @@ impl Pipeline {
             tracing::info!(file = %file.display(), looping, buckets = fed.buckets, "replay source backfilled");
             self.replay = Some(feed);
         }
-        for s in &cfg.sources.other {
+        let mut fed_slos: std::collections::BTreeSet<String> = self
+            .replay
+            .iter()
+            .flat_map(|r| r.slos())
+            .map(|i| evaluator.slo(i).def.id.clone())
+            .collect();
+        if self.live.is_none() && !self.live_settings.is_empty() {
+            let live = LiveSources::build(
+                &self.live_settings,
+                &slos,
+                ctx.spec_options.period,
+                self.recorder.clone(),
+                &ctx.telemetry,
+            )
+            .await?;
+            self.live = Some(live);
+        }
+        if let Some(live) = self.live.as_mut() {
+            let started = std::time::Instant::now();
+            let fed = live
+                .poll(Utc::now(), &mut evaluator, &ctx.telemetry, &ctx.store)
+                .await;
+            tracing::info!(
+                sources = ?live.names(),
+                buckets = fed.buckets,
+                refused = fed.refused,
+                secs = started.elapsed().as_secs_f64(),
+                "live sources backfilled"
+            );
+            fed_slos.extend(live.slo_ids());
+        }
+        for slo in slos.iter().filter(|s| !fed_slos.contains(&s.id)) {
             tracing::warn!(
-                source = %s.kind,
-                "source kind {:?} is configured but not wired into the daemon yet: its SLOs get no data",
-                s.kind
+                slo = %slo.id,
+                needs = sources::needed_source(slo),
+                "no configured source feeds this SLO: it will report no_data (and raise its \
+                 SLODataMissing ticket) until one does"
             );
         }
         if self.probe_task.is_none() && !self.probes.is_empty() {
@@ -215,6 +271,9 @@ impl Pipeline {
         let mut fed = None;
         if let Some(feed) = self.replay.as_mut() {
             fed = Some(feed.feed(t, evaluator));
+        }
+        if let Some(live) = self.live.as_mut() {
+            live.poll(now, evaluator, &ctx.telemetry, &ctx.store).await;
         }
         let transitions = evaluator.evaluate(t);
 

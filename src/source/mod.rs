@@ -34,6 +34,7 @@ pub mod prometheus;
 pub mod rds;
 pub mod record;
 pub mod retry;
+pub mod settings;
 pub mod stepfunctions;
 
 use std::collections::BTreeMap;
