@@ -68,9 +68,9 @@ impl ReplayFeed {
             };
             match counts(e) {
                 Some(c) => {
+                    // Values, not increments: a re-read minute (late data) replaces.
                     let m = e.bucket_start.timestamp().div_euclid(60);
-                    let entry = per_minute.entry((m, slo)).or_default();
-                    *entry = entry.plus(c);
+                    per_minute.insert((m, slo), c);
                 }
                 None => bad_data.push((e.slo_id.clone(), "invalid_counts")),
             }

@@ -139,7 +139,8 @@ pub fn run(
     Ok(report)
 }
 
-/// Check every line against the specs and add them up per SLO and minute.
+/// Check every line against the specs and bucket them per SLO and minute (the last line
+/// for a minute wins, as a re-read bucket does in the live window store).
 fn bucket(
     evaluator: &Evaluator,
     lines: &[Line],
@@ -189,8 +190,9 @@ fn bucket(
                 format!("SLO {slo_id:?} has an events SLI: record \"good\" and \"total\"")
             }));
         }
-        let entry = minutes.entry((ts.div_euclid(60), slo)).or_default();
-        *entry = entry.plus(counts);
+        // A later line for the same minute replaces an earlier one: a recording holds the
+        // daemon's re-reads of recent minutes (late data), each the whole minute's value.
+        minutes.insert((ts.div_euclid(60), slo), counts);
     }
     Ok(minutes)
 }

@@ -243,16 +243,18 @@ fn ts(obj: &Map<String, Value>) -> Result<i64, String> {
         .map_err(|e| format!("field \"ts\" is not an RFC 3339 time ({e}): {s:?}"))
 }
 
-/// A count: a non-negative integer (`1200` or `1200.0`, as CloudWatch sums print).
+/// A count: a non-negative number (`1200`, `1200.0` as CloudWatch sums print, or
+/// `241.2` as a PromQL `rate × window` gives), rounded to the nearest whole event as the
+/// live daemon stores it, so a recording replays to the same counts.
 fn count(obj: &Map<String, Value>, key: &str) -> Result<u64, String> {
     let v = obj.get(key);
     if let Some(n) = v.and_then(Value::as_u64) {
         return Ok(n);
     }
     match v.and_then(Value::as_f64) {
-        Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(f as u64),
+        Some(f) if f >= 0.0 && f < 9.0e15 => Ok(f.round() as u64),
         _ => Err(format!(
-            "field {key:?} must be a non-negative whole number, got {}",
+            "field {key:?} must be a non-negative number, got {}",
             v.map_or("nothing".to_string(), Value::to_string)
         )),
     }
@@ -287,6 +289,24 @@ mod tests {
     }
 
     #[test]
+    fn fractional_promql_counts_round_like_the_daemon_stores_them() {
+        let r =
+            parse_line(r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":226.6,"total":241.2}"#)
+                .unwrap();
+        assert!(
+            matches!(
+                r,
+                Record::Events {
+                    good: 227,
+                    total: 241,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+    }
+
+    #[test]
     fn bad_lines_say_which_and_why() {
         let cases = [
             (
@@ -299,11 +319,11 @@ mod tests {
             ),
             (
                 r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":-1,"total":3}"#,
-                "non-negative whole",
+                "non-negative number",
             ),
             (
-                r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":1.5,"total":3}"#,
-                "whole number",
+                r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":"1","total":3}"#,
+                "non-negative number",
             ),
             (
                 r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":1,"totl":3}"#,

@@ -3,6 +3,7 @@
 
 mod daemon;
 mod daemon_e2e;
+mod daemon_sources;
 mod dashboards;
 mod http;
 mod mwmb_model;

@@ -137,6 +137,11 @@ impl Burnwatch {
     /// Run `burnwatch run --config <config> --listen 127.0.0.1:<port>` and wait for
     /// `/healthz`. Logs go to `<dir>/burnwatch-<port>.log`.
     pub async fn start(config: &Path, port: u16, dir: &Path) -> Burnwatch {
+        Self::start_with(config, port, dir, &[]).await
+    }
+
+    /// [`Burnwatch::start`] with extra `run` arguments (`--record FILE`).
+    pub async fn start_with(config: &Path, port: u16, dir: &Path, extra: &[&str]) -> Burnwatch {
         let stderr = dir.join(format!("burnwatch-{port}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_burnwatch"))
             .arg("run")
@@ -144,6 +149,7 @@ impl Burnwatch {
             .arg(config)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
             .env("BURNWATCH_LOG", "info,burnwatch=debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).unwrap())

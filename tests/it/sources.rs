@@ -7,7 +7,7 @@ mod cloudwatch;
 mod iam;
 mod mocks;
 mod planner;
-mod prometheus;
+pub mod prometheus;
 mod stepfunctions_batch_rds;
 
 use std::collections::BTreeMap;

@@ -23,9 +23,10 @@ use super::{fast_retry, slo_with};
 use crate::support::service;
 
 /// A Prometheus server on a TSDB built from OpenMetrics text; killed on drop.
-struct Prometheus {
+pub struct Prometheus {
     child: Child,
-    url: String,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -43,7 +44,8 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-async fn start_prometheus(openmetrics: &str) -> Prometheus {
+/// Build a TSDB from `openmetrics` with promtool and serve it with a real Prometheus.
+pub async fn start_prometheus(openmetrics: &str) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("series.om");
     std::fs::write(&input, openmetrics).unwrap();

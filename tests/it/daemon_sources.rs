@@ -1,0 +1,276 @@
+//! `burnwatch run` on live sources: CloudWatch and RDS in moto, PromQL in a real
+//! Prometheus. An ALB incident and a Django 5XX incident seeded two hours deep must be
+//! backfilled, evaluated and paged by the daemon, the sources' cost and RDS state must be
+//! on `/metrics`, and `run --record` must write a file that `burnwatch replay` turns into
+//! the same pages through the same plugin code.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use burnwatch::source::align_down;
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::procs::{Burnwatch, eventually, free_port};
+use crate::sources::prometheus::start_prometheus;
+use crate::sources::{moto, put, unique};
+use crate::support::{burnwatch, service};
+
+const ALB: &str = "AWS/ApplicationELB";
+const API: &str = "it-api-availability";
+const WEB: &str = "it-web-availability";
+
+fn spec(lb: &str) -> String {
+    format!(
+        r#"version: "prometheus/v1"
+service: "it"
+slos:
+  - name: api-availability
+    objective: 99.9
+    sli:
+      plugin:
+        id: burnwatch/cloudwatch/alb-availability/v1
+        options:
+          load_balancer: {lb}
+    alerting:
+      name: ItApiAvailability
+      page_alert: {{}}
+      ticket_alert: {{}}
+  - name: web-availability
+    objective: 99.5
+    sli:
+      events:
+        error_query: sum(rate(django_http_responses_total_by_status_total{{job="it-web",status=~"5.."}}[{{{{.window}}}}]))
+        total_query: sum(rate(django_http_responses_total_by_status_total{{job="it-web"}}[{{{{.window}}}}]))
+    alerting:
+      name: ItWebAvailability
+      page_alert: {{}}
+      ticket_alert: {{}}
+"#
+    )
+}
+
+/// Two hours of ALB traffic ending two minutes ago: 1,000 requests a minute, 0.1 % target
+/// 5XX, then 10 % for the last 40 minutes.
+async fn seed_alb(cw: &aws_sdk_cloudwatch::Client, now: DateTime<Utc>) -> String {
+    let lb = format!("app/{}/0123456789abcdef", unique("bwd"));
+    let d = [("LoadBalancer", lb.as_str())];
+    let minutes: Vec<DateTime<Utc>> = (3..=120)
+        .rev()
+        .map(|m| now - TimeDelta::minutes(m))
+        .collect();
+    let requests: Vec<_> = minutes.iter().map(|t| (*t, 1000.0)).collect();
+    let errors: Vec<_> = minutes
+        .iter()
+        .map(|t| {
+            (
+                *t,
+                if *t >= now - TimeDelta::minutes(40) {
+                    100.0
+                } else {
+                    1.0
+                },
+            )
+        })
+        .collect();
+    put(cw, ALB, "RequestCount", &d, &requests).await;
+    put(cw, ALB, "HTTPCode_Target_5XX_Count", &d, &errors).await;
+    lb
+}
+
+/// Two hours of a Django counter scraped every 15 s: 4 req/s, errors 0.02/s, then 1/s for
+/// the last 40 minutes.
+fn django_series(now: DateTime<Utc>) -> String {
+    let base = now - TimeDelta::minutes(120);
+    let incident = now - TimeDelta::minutes(40);
+    let mut om = String::from("# TYPE django_http_responses_total_by_status counter\n");
+    for (status, calm, during) in [("200", 60.0, 45.0), ("500", 0.3, 15.0)] {
+        let (mut t, mut v) = (base, 0.0);
+        while t <= now {
+            let _ = writeln!(
+                om,
+                "django_http_responses_total_by_status_total{{job=\"it-web\",status=\"{status}\"}} {v} {}",
+                t.timestamp()
+            );
+            v += if t < incident { calm } else { during };
+            t += TimeDelta::seconds(15);
+        }
+    }
+    om.push_str("# EOF\n");
+    om
+}
+
+fn write_config(dir: &Path, moto_url: &str, prom_url: &str, db: &str) -> std::path::PathBuf {
+    let file = dir.join("burnwatch.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "specs: [spec.yaml]\neval_interval: 1s\nstorage: {{path: history.sqlite}}\n\
+             sources:\n\
+             \x20 cloudwatch: {{endpoint_url: '{moto_url}', region: us-east-1, backfill: 3h, delay: 1m, timeout: 20s}}\n\
+             \x20 prometheus: {{url: '{prom_url}', backfill: 3h}}\n\
+             \x20 rds: {{endpoint_url: '{moto_url}', region: us-east-1, instances: [{db}], timeout: 20s}}\n"
+        ),
+    )
+    .unwrap();
+    file
+}
+
+async fn firing_pages(url: &str) -> Vec<String> {
+    let Ok(resp) = reqwest::get(format!("{url}/api/v1/alerts")).await else {
+        return Vec::new();
+    };
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    body["alerts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|a| a["severity"] == "page" && a["state"] == "firing")
+                .filter_map(|a| a["slo_id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn live_sources_backfill_page_export_and_record_a_replayable_incident() {
+    let moto_url = service("BURNWATCH_TEST_MOTO_URL");
+    let c = moto().await;
+    let now = align_down(Utc::now(), 60);
+    let lb = seed_alb(&c.cloudwatch, now).await;
+    let db = unique("bwd-db");
+    c.rds
+        .create_db_instance()
+        .db_instance_identifier(&db)
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .master_username("burnwatch")
+        .master_user_password("not-a-real-password")
+        .allocated_storage(20)
+        .send()
+        .await
+        .expect("CreateDBInstance");
+    let prom = start_prometheus(&django_series(now)).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.yaml"), spec(&lb)).unwrap();
+    let config = write_config(dir.path(), &moto_url, &prom.url, &db);
+    let record = dir.path().join("record.jsonl");
+    let record_arg = record.to_str().unwrap();
+    let mut bw =
+        Burnwatch::start_with(&config, free_port(), dir.path(), &["--record", record_arg]).await;
+
+    let pages = eventually(Duration::from_secs(90), "both pages firing", || {
+        let url = bw.url.clone();
+        async move {
+            let p = firing_pages(&url).await;
+            (p.contains(&API.to_string()) && p.contains(&WEB.to_string())).then_some(p)
+        }
+    })
+    .await;
+    assert_eq!(pages.len(), 2, "{pages:?}\n{}", bw.log());
+
+    let metrics = reqwest::get(format!("{}/metrics", bw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "burnwatch_source_api_calls_total{source=\"cloudwatch\",api=\"GetMetricData\"}",
+        "burnwatch_source_api_calls_total{source=\"prometheus\",api=\"query_range\"}",
+        "burnwatch_cloudwatch_metrics_requested_total{source=\"cloudwatch\"}",
+        &format!("burnwatch_rds_instance_status{{instance=\"{db}\",status=\"available\"}} 1"),
+        &format!("slo:sli_error:ratio_rate1h{{sloth_id=\"{API}\""),
+    ] {
+        assert!(metrics.contains(expected), "{expected} missing:\n{metrics}");
+    }
+    // The 1h error ratio the daemon computed from CloudWatch: 40 minutes at 10 %, the rest
+    // at 0.1 %, over the minutes the delay lets through.
+    let ratio: f64 = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("slo:sli_error:ratio_rate1h{")
+                && l.contains(&format!("sloth_id=\"{API}\""))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .expect("1h ratio of the API SLO");
+    assert!(
+        (0.05..0.08).contains(&ratio),
+        "1h error ratio {ratio} (expected about (40×100 + 18×1) / 58,000)"
+    );
+
+    bw.signal("TERM");
+    assert!(
+        bw.wait(Duration::from_secs(30)).await.success(),
+        "{}",
+        bw.log()
+    );
+
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        recorded.contains(&format!("\"LoadBalancer\":\"{lb}\""))
+            && recorded.contains("\"metric\":\"HTTPCode_Target_5XX_Count\""),
+        "CloudWatch datapoints recorded"
+    );
+    assert!(
+        recorded.contains(&format!("\"slo_id\":\"{WEB}\"")),
+        "PromQL SLO events recorded"
+    );
+
+    // The recording replays to the same pages through the same plugin code.
+    let out = burnwatch()
+        .args(["replay", "--json", "--spec"])
+        .arg(dir.path().join("spec.yaml"))
+        .arg("--data")
+        .arg(&record)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for slo in [API, WEB] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(&format!("\"slo_id\":\"{slo}\""))
+                    && l.contains("\"severity\":\"page\"")
+                    && l.contains("\"state\":\"firing\"")),
+            "replay pages {slo}:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_source_section_exits_2_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("burnwatch.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "specs: [{}]\nsources:\n  cloudwatch:\n    regoin: eu-west-1\n  rds: {{}}\n",
+            crate::support::repo().join("slo-specs").display()
+        ),
+    )
+    .unwrap();
+    let out = burnwatch()
+        .args(["run", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let f = file.display();
+    assert!(
+        stderr.contains(&format!("{f}:4:5: unknown field `regoin`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{f}:5:8: missing required field `instances`")),
+        "{stderr}"
+    );
+}
