@@ -252,7 +252,7 @@ fn count(obj: &Map<String, Value>, key: &str) -> Result<u64, String> {
         return Ok(n);
     }
     match v.and_then(Value::as_f64) {
-        Some(f) if f >= 0.0 && f < 9.0e15 => Ok(f.round() as u64),
+        Some(f) if (0.0..9.0e15).contains(&f) => Ok(f.round() as u64),
         _ => Err(format!(
             "field {key:?} must be a non-negative number, got {}",
             v.map_or("nothing".to_string(), Value::to_string)
