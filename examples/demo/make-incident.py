@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Regenerate incident.jsonl, the demo's recorded incident (deterministic).
 
-Three hours of one-minute data in the recorded-data format (design.md, "Recorded data"):
-CloudWatch datapoints for the ALB behind the API, and direct event counts for the
-web front end (a PromQL SLI). From 11:15 the API's targets start failing (4 % 5XX, then
-the load balancer itself answers 503s); the web front end degrades from 11:35. Both burn
-their 30-day budget fast enough to page within minutes of the start of the replay.
+Three hours of one-minute data in the recorded-data format (design.md, "Recorded data"),
+for every SLO of slo-specs/, each in the form `burnwatch run --record` writes for its
+source: CloudWatch datapoints for the ALB behind the API, the uploads bucket's S3 request
+metrics and the analysis state machine's AWS/States counters; SLO event lines for the web
+front end (a PromQL SLI), analysis latency (Step Functions API) and Batch job success
+(Batch API).
+
+The incident: from 11:15 the API's targets start failing (4 % 5XX, then the load balancer
+itself answers 503s); the web front end degrades from 11:35. Both burn their 30-day
+budget fast enough to page within minutes of the start of the replay. Uploads fail a
+little more than they may (a ticket-level burn); analyses stay healthy.
 """
 import json
 import random
@@ -20,9 +26,16 @@ web_incident = datetime(2026, 11, 20, 11, 35, tzinfo=timezone.utc)
 def ts(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-def point(t, metric, value):
-    return {"ts": ts(t), "namespace": "AWS/ApplicationELB", "metric": metric,
-            "dimensions": lb, "stat": "Sum", "period": 60, "value": value}
+uploads = {"BucketName": "mass-spec-uploads", "FilterId": "uploads"}
+machine = {"StateMachineArn":
+           "arn:aws:states:eu-west-1:123456789012:stateMachine:mass-spec-analysis"}
+
+def point(t, metric, value, namespace="AWS/ApplicationELB", dims=lb):
+    return {"ts": ts(t), "namespace": namespace, "metric": metric,
+            "dimensions": dims, "stat": "Sum", "period": 60, "value": value}
+
+def events(t, slo, good, total):
+    return {"ts": ts(t), "slo_id": slo, "good": good, "total": total}
 
 with open("incident.jsonl", "w") as out:
     for minute in range(180):
@@ -44,7 +57,24 @@ with open("incident.jsonl", "w") as out:
         web_bad = rng.choice([0, 0, 1])
         if t >= web_incident:
             web_bad = int(web_total * rng.uniform(0.35, 0.45))
-        rows.append({"ts": ts(t), "slo_id": "mass-spec-web-availability",
-                     "good": web_total - web_bad, "total": web_total})
+        rows.append(events(t, "mass-spec-web-availability", web_total - web_bad, web_total))
+        # Uploads: ~40 PUTs a minute on the uploads prefix; 0.3 % 5XX during the incident
+        # (S3 throttling the retry storm), over the 99.9 % objective: a slow burn.
+        puts = 35 + rng.randint(0, 10)
+        rows.append(point(t, "PutRequests", puts, "AWS/S3", uploads))
+        s3_5xx = rng.choice([0] * 30 + [1] * (15 if t >= incident else 0))
+        if s3_5xx:
+            rows.append(point(t, "5xxErrors", s3_5xx, "AWS/S3", uploads))
+        # Analyses: a few executions finish a minute; rare failures, within objective.
+        if minute % 3 == 0:
+            succeeded = rng.randint(2, 5)
+            rows.append(point(t, "ExecutionsSucceeded", succeeded, "AWS/States", machine))
+            if rng.random() < 0.003:
+                rows.append(point(t, "ExecutionsFailed", 1, "AWS/States", machine))
+            slow = 1 if rng.random() < 0.02 else 0
+            rows.append(events(t, "mass-spec-analysis-latency", succeeded - slow, succeeded))
+        jobs = rng.randint(4, 9)
+        failed = 1 if rng.random() < 0.01 else 0
+        rows.append(events(t, "mass-spec-batch-job-success", jobs - failed, jobs))
         for r in rows:
             out.write(json.dumps(r, separators=(",", ":")) + "\n")

@@ -446,6 +446,29 @@ mod tests {
         );
     }
 
+    /// The live sources documented (commented out) in the demo configuration are valid.
+    #[test]
+    fn the_documented_example_parses() {
+        let demo = include_str!("../../examples/demo/burnwatch.yaml");
+        let block: Vec<&str> = demo
+            .lines()
+            .skip_while(|l| !l.starts_with("  # cloudwatch:"))
+            .take_while(|l| l.starts_with("  # "))
+            .collect();
+        assert!(block.len() > 20, "example block not found");
+        let yaml: String = std::iter::once("sources:".to_string())
+            .chain(block.iter().map(|l| format!("  {}", &l[4..])))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let s = parse(Path::new("burnwatch.yaml"), &sections(&yaml), &env).unwrap();
+        assert!(s.cloudwatch.is_some() && s.stepfunctions.is_some() && s.batch.is_some());
+        assert_eq!(s.rds.unwrap().settings.instances, ["mass-spec-db"]);
+        assert_eq!(
+            s.prometheus.unwrap().auth,
+            PromAuth::Bearer("s3cret".into())
+        );
+    }
+
     #[test]
     fn secrets_stay_out_of_debug_output() {
         let yaml = "sources:\n  prometheus: {url: 'http://p:9090', bearer_token_env: PROM_TOKEN}\n";

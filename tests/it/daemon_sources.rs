@@ -274,3 +274,45 @@ fn a_bad_source_section_exits_2_with_its_position() {
         "{stderr}"
     );
 }
+
+/// The README's first command: the bundled recording feeds every SLO of `slo-specs/`
+/// (none stays `no_data`), and the API and web front end page at the first evaluations.
+#[tokio::test]
+async fn the_demo_recording_feeds_every_slo_and_pages() {
+    let repo = crate::support::repo();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("burnwatch.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "specs: [{}]\neval_interval: 1s\nstorage: {{path: history.sqlite}}\n\
+             sources:\n  replay: {{file: {}, loop: true}}\n",
+            repo.join("slo-specs").display(),
+            repo.join("examples/demo/incident.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let bw = Burnwatch::start(&config, free_port(), dir.path()).await;
+    let pages = eventually(Duration::from_secs(30), "demo pages", || {
+        let url = bw.url.clone();
+        async move {
+            let p = firing_pages(&url).await;
+            (p.len() >= 2).then_some(p)
+        }
+    })
+    .await;
+    for slo in ["mass-spec-api-availability", "mass-spec-web-availability"] {
+        assert!(pages.iter().any(|p| p == slo), "{slo} pages: {pages:?}");
+    }
+    let body: serde_json::Value = reqwest::get(format!("{}/api/v1/slos", bw.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slos = body["slos"].as_array().expect("slos");
+    assert_eq!(slos.len(), 6, "{body}");
+    for s in slos {
+        assert_eq!(s["no_data"], false, "{} has no data in the demo", s["id"]);
+    }
+}
