@@ -212,21 +212,7 @@ fn datapoint_minutes(
     for line in lines {
         if let Record::Datapoint(d) = &line.record {
             first_line.get_or_insert(line.number);
-            let Some(ts) = chrono::DateTime::from_timestamp(d.ts, 0) else {
-                return Err(ReplayError::Line {
-                    line: line.number,
-                    message: format!("timestamp {} is out of range", d.ts),
-                });
-            };
-            points.push(source_record::Datapoint {
-                ts,
-                namespace: d.namespace.clone(),
-                metric: d.metric.clone(),
-                dimensions: d.dimensions.clone(),
-                stat: d.stat.clone(),
-                period: d.period,
-                value: d.value,
-            });
+            points.push(d.clone());
         }
     }
     let Some(line) = first_line else {

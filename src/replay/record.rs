@@ -3,15 +3,15 @@
 //!
 //! Each non-blank line is one JSON object in one of these forms:
 //! - SLO events, for PromQL SLIs: `{"ts":"…","slo_id":"…","good":995,"total":1000}`, the
-//!   events of the minute starting at `ts` (floored to the minute; several lines in one
-//!   minute add up);
+//!   events of the minute starting at `ts` (floored to the minute; a later line for the
+//!   same minute replaces an earlier one, as a re-read does in the daemon);
 //! - a raw-SLI sample (burnwatch extension): `{"ts":"…","slo_id":"…","error_ratio":0.01}`,
 //!   averaged with the other samples of its windows as Sloth averages raw ratios;
 //! - a CloudWatch datapoint, exactly as GetMetricData returns it after flattening:
 //!   `{"ts":"…","namespace":"AWS/ApplicationELB","metric":"RequestCount",
 //!   "dimensions":{"LoadBalancer":"app/…"},"stat":"Sum","period":60,"value":1200}`.
 //!   Turning datapoints into SLO events is the CloudWatch source's job; this module only
-//!   reads and checks them ([`Datapoint`]).
+//!   reads and checks them into the record writer's [`Datapoint`] type.
 //!
 //! A missing minute is "no datapoint", not an error. Every problem is reported with its
 //! line number; nothing is skipped silently.
@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use serde_json::{Map, Value};
+
+pub use crate::source::record::Datapoint;
 
 /// One checked line.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,28 +55,9 @@ impl Record {
     pub fn ts(&self) -> i64 {
         match self {
             Record::Events { ts, .. } | Record::Ratio { ts, .. } => *ts,
-            Record::Datapoint(d) => d.ts,
+            Record::Datapoint(d) => d.ts.timestamp(),
         }
     }
-}
-
-/// A CloudWatch datapoint as recorded.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Datapoint {
-    /// Start of the datapoint's period, seconds since the epoch.
-    pub ts: i64,
-    /// Namespace (`AWS/ApplicationELB`).
-    pub namespace: String,
-    /// Metric name (`RequestCount`).
-    pub metric: String,
-    /// Dimensions.
-    pub dimensions: BTreeMap<String, String>,
-    /// Statistic (`Sum`).
-    pub stat: String,
-    /// Period in seconds.
-    pub period: u32,
-    /// The value.
-    pub value: f64,
 }
 
 /// A record and the line it came from.
@@ -188,13 +171,19 @@ pub fn parse_line(text: &str) -> Result<Record, String> {
             .and_then(|p| u32::try_from(p).ok())
             .filter(|p| *p > 0 && p % 60 == 0)
             .ok_or("field \"period\" must be a positive multiple of 60 seconds")?;
-        let value = obj
-            .get("value")
-            .and_then(Value::as_f64)
-            .filter(|v| v.is_finite())
-            .ok_or("field \"value\" must be a number")?;
+        // `null` is how `run --record` writes a non-finite value: it replays as the live
+        // source saw it (bad data, `no_data`), not as an error.
+        let value = match obj.get("value") {
+            Some(Value::Null) => f64::NAN,
+            v => v
+                .and_then(Value::as_f64)
+                .ok_or("field \"value\" must be a number (or null)")?,
+        };
+        let secs = ts(&obj)?;
+        let ts = chrono::DateTime::from_timestamp(secs, 0)
+            .ok_or_else(|| format!("timestamp {secs} is out of range"))?;
         Ok(Record::Datapoint(Datapoint {
-            ts: ts(&obj)?,
+            ts,
             namespace: string(&obj, "namespace")?,
             metric: string(&obj, "metric")?,
             dimensions,
@@ -304,6 +293,13 @@ mod tests {
             ),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn a_recorded_non_finite_value_reads_back_as_nan() {
+        let r = parse_line(r#"{"ts":"2026-11-20T10:00:00Z","namespace":"N","metric":"M","dimensions":{},"stat":"Sum","period":60,"value":null}"#)
+            .unwrap();
+        assert!(matches!(r, Record::Datapoint(d) if d.value.is_nan()));
     }
 
     #[test]
