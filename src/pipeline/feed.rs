@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::eval::{Evaluator, SloIndex};
-use crate::source::record::{read_file, replay_batch};
 use crate::source::{SloEvents, SourceError};
 use crate::spec::Slo;
 use crate::window::Counts;
@@ -27,8 +26,6 @@ pub struct ReplayFeed {
     base: i64,
     /// Live minutes before this one were fed.
     fed_until: i64,
-    /// Buckets dropped as bad data (per SLO id), for `burnwatch_sli_bad_data_total`.
-    pub bad_data: Vec<(String, &'static str)>,
 }
 
 /// What one feed step delivered.
@@ -51,45 +48,24 @@ impl Fed {
 }
 
 impl ReplayFeed {
-    /// Read `file` and bucket it for the SLOs `evaluator` knows (`slos` in its order).
+    /// Read `file` and bucket it for the SLOs `evaluator` knows (`slos` in its order),
+    /// with the reader and checks of `burnwatch replay` (a bad line is an error naming its
+    /// line number, never skipped).
     pub fn load(
         file: &Path,
         looping: bool,
         slos: &[Slo],
         evaluator: &Evaluator,
     ) -> Result<ReplayFeed, SourceError> {
-        let lines = read_file(file)?;
-        let batch = replay_batch(slos, &lines);
-        let mut bad_data = Vec::new();
-        let mut per_minute: BTreeMap<(i64, SloIndex), Counts> = BTreeMap::new();
-        for e in &batch.events {
-            let Some(slo) = evaluator.slo_index(&e.slo_id) else {
-                continue;
-            };
-            match counts(e) {
-                Some(c) => {
-                    // Values, not increments: a re-read minute (late data) replaces.
-                    let m = e.bucket_start.timestamp().div_euclid(60);
-                    per_minute.insert((m, slo), c);
-                }
-                None => bad_data.push((e.slo_id.clone(), "invalid_counts")),
-            }
-        }
-        // Covered minutes without events had zero events (CloudWatch omits zero counts).
-        for c in &batch.covered {
-            let Some(slo) = evaluator.slo_index(&c.slo_id) else {
-                continue;
-            };
-            let step = i64::from(c.bucket_secs.max(60));
-            let mut t = c.from.timestamp();
-            while t < c.to.timestamp() {
-                per_minute.entry((t.div_euclid(60), slo)).or_default();
-                t += step;
-            }
-        }
-        for n in &batch.no_data {
-            bad_data.push((n.slo_id.clone(), "no_data"));
-        }
+        let err = |message: String| SourceError::Record {
+            path: file.to_path_buf(),
+            message,
+        };
+        let input = std::fs::File::open(file).map_err(|e| err(e.to_string()))?;
+        let lines = crate::replay::record::read(std::io::BufReader::new(input))
+            .map_err(|e| err(e.to_string()))?;
+        let per_minute =
+            crate::replay::minutes(evaluator, slos, &lines).map_err(|e| err(e.to_string()))?;
         let first = per_minute.keys().next().map(|(m, _)| *m).unwrap_or(0);
         let last = per_minute.keys().next_back().map(|(m, _)| *m).unwrap_or(0);
         let mut minutes: BTreeMap<i64, Vec<(SloIndex, Counts)>> = BTreeMap::new();
@@ -102,7 +78,6 @@ impl ReplayFeed {
             looping,
             base: 0,
             fed_until: 0,
-            bad_data,
         })
     }
 

@@ -23,7 +23,7 @@ use crate::eval::{
 use crate::notify::BoxFuture;
 use crate::spec::{Slo, SpecKind};
 use crate::store::{AlertTransition, EvaluationCommit, StoredAlertState};
-use crate::telemetry::{BadDataLabels, SourceLabels};
+use crate::telemetry::SourceLabels;
 
 use feed::ReplayFeed;
 use sources::LiveSources;
@@ -174,15 +174,6 @@ impl Pipeline {
                 let ev = &evaluator;
                 ReplayFeed::load(&file, looping, &slos_c, ev)
             }?;
-            for (slo, reason) in &loaded.bad_data {
-                ctx.telemetry
-                    .sli_bad_data
-                    .get_or_create(&BadDataLabels {
-                        sloth_id: slo.clone(),
-                        reason: (*reason).into(),
-                    })
-                    .inc();
-            }
             let mut feed = loaded;
             if feed.is_empty() {
                 tracing::warn!(file = %file.display(), "replay source: no data for any loaded SLO");

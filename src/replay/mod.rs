@@ -85,8 +85,7 @@ pub fn run(
     if options.eval_interval <= 0 {
         return Err(ReplayError::Interval);
     }
-    let mut minutes = bucket(evaluator, lines)?;
-    datapoint_minutes(evaluator, slos, lines, &mut minutes)?;
+    let minutes = minutes(evaluator, slos, lines)?;
     let mut report = Report {
         transitions: Vec::new(),
         slos: evaluator.len(),
@@ -137,6 +136,19 @@ pub fn run(
         t += step;
     }
     Ok(report)
+}
+
+/// Every line as counts per (minute, SLO), checked against the specs: event and ratio lines
+/// as they are, CloudWatch datapoints through the live plugin code. Also what the daemon's
+/// `sources.replay` feeds, so both replay paths read a recording the same way.
+pub fn minutes(
+    evaluator: &Evaluator,
+    slos: &[Slo],
+    lines: &[Line],
+) -> Result<BTreeMap<(i64, SloIndex), Counts>, ReplayError> {
+    let mut minutes = bucket(evaluator, lines)?;
+    datapoint_minutes(evaluator, slos, lines, &mut minutes)?;
+    Ok(minutes)
 }
 
 /// Check every line against the specs and bucket them per SLO and minute (the last line
