@@ -192,3 +192,119 @@ fn alert(n: &Node, what: &str, diags: &mut Diagnostics) -> Option<ProbeAlertConf
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::db::target::load_file;
+
+    const BASE: &str = "probes:\n  - name: a\n    host: h\n    user: u\n    sslmode: disable\n";
+
+    fn parse(extra: &str) -> Result<Vec<crate::probe::db::ProbeTarget>, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("burnwatch.yaml");
+        std::fs::write(&path, format!("{BASE}{extra}")).unwrap();
+        load_file(&path).map_err(|d| {
+            d.iter()
+                .map(|d| {
+                    // Keep LINE:COL: message, drop the temp folder.
+                    let s = d.to_string();
+                    s.split_once("burnwatch.yaml:")
+                        .map_or(s.clone(), |(_, rest)| rest.to_string())
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn defaults_are_one_minute_and_a_page_after_three_failures() {
+        let t = parse("").unwrap();
+        assert_eq!(t[0].schedule.interval, Duration::from_secs(60));
+        assert_eq!(
+            t[0].schedule.alert,
+            Some(ProbeAlertConfig {
+                severity: Severity::Page,
+                after: 3
+            })
+        );
+    }
+
+    #[test]
+    fn interval_and_alert_are_read() {
+        let t = parse("    interval: 15s\n    alert: { severity: ticket, after: 5 }\n").unwrap();
+        assert_eq!(t[0].schedule.interval, Duration::from_secs(15));
+        assert_eq!(
+            t[0].schedule.alert,
+            Some(ProbeAlertConfig {
+                severity: Severity::Ticket,
+                after: 5
+            })
+        );
+        let t = parse("    alert: { after: 1 }\n").unwrap();
+        assert_eq!(t[0].schedule.alert.unwrap().severity, Severity::Page);
+        assert_eq!(parse("    alert: false\n").unwrap()[0].schedule.alert, None);
+        assert_eq!(
+            parse("    alert: true\n").unwrap()[0].schedule.alert,
+            Some(ProbeAlertConfig::default())
+        );
+    }
+
+    #[test]
+    fn bad_values_are_positioned_and_name_the_fix() {
+        let cases = [
+            (
+                "    interval: 0s\n",
+                "6:15: probes[0]: `interval`: duration \"0s\" must be greater than zero; write a positive Prometheus duration such as 30s, 1m or 5m",
+            ),
+            (
+                "    interval: 60\n",
+                "6:15: probes[0]: `interval` must be a duration, found an integer; write a positive Prometheus duration",
+            ),
+            (
+                "    interval: 1 minute\n",
+                "6:15: probes[0]: `interval`: invalid duration \"1 minute\"",
+            ),
+            (
+                "    interval: 500ms\n",
+                "6:15: probes[0]: `interval` 500ms is shorter than 1s; use 1s or more",
+            ),
+            (
+                "    alert: { severity: critical }\n",
+                "6:24: probes[0]: `alert.severity` must be page or ticket (the `sloth_severity` label), found \"critical\"",
+            ),
+            (
+                "    alert: { after: 0 }\n",
+                "6:21: probes[0]: `alert.after` must be a whole number of consecutive unhealthy runs, 1 or more (default 3), found 0",
+            ),
+            (
+                "    alert: { after: 2.5 }\n",
+                "6:21: probes[0]: `alert.after` must be a whole number of consecutive unhealthy runs, 1 or more (default 3), found 2.5",
+            ),
+            (
+                "    alert: page\n",
+                "6:12: probes[0]: `alert` must be a mapping such as { severity: page, after: 3 }, or false to never notify; found a string",
+            ),
+            ("    alert: { afterr: 2 }\n", "6:14: unknown field `afterr`"),
+        ];
+        for (extra, want) in cases {
+            let errs = parse(extra).unwrap_err();
+            assert!(
+                errs.iter().any(|e| e.starts_with(want)),
+                "{extra:?}: want {want:?}, got {errs:#?}"
+            );
+        }
+        // The unknown-key case also lists what `alert` accepts.
+        let errs = parse("    alert: { afterr: 2 }\n").unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("`alert` accepts `severity` (page or ticket) and `after`")),
+            "{errs:#?}"
+        );
+    }
+
+    #[test]
+    fn other_fields_stay_strict() {
+        let errs = parse("    intervall: 10s\n").unwrap_err();
+        assert!(errs[0].contains("unknown field `intervall`"), "{errs:#?}");
+    }
+}
