@@ -2,8 +2,9 @@
 //! Alertmanager: a target with a wrong password is probed every second, its runs are
 //! served by `/api/v1/probes` and exported on `/metrics`, and after two consecutive
 //! failures Alertmanager holds a `DatabaseConnectivity` page whose `runbook_url` is the
-//! `auth-failed` runbook section. A restart with the password still wrong keeps the same
-//! alert (no second page); a restart with the right password resolves it.
+//! `auth-failed` runbook section. A restart pointing at a port nobody listens on keeps the
+//! same alert (no second page) and re-classifies it as `tcp_refused` with that runbook
+//! section; a restart with the right endpoint and password resolves it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +23,7 @@ const RUNBOOK_BASE: &str = "https://git.example.org/sre/burnwatch/blob/main";
 /// Probe the shared PostgreSQL every second, page after 2 failures. `resend_delay: 1m`
 /// makes every firing message valid for 4 minutes, so the alert can only leave
 /// Alertmanager's active list within this test by an explicit resolve.
-fn write_config(dir: &Path, am_port: u16) -> PathBuf {
+fn write_config(dir: &Path, am_port: u16, pg_port: u16) -> PathBuf {
     let file = dir.join("burnwatch.yaml");
     std::fs::write(
         &file,
@@ -37,7 +38,6 @@ fn write_config(dir: &Path, am_port: u16) -> PathBuf {
              \x20   sslmode: verify-full\n    ca_bundle: {ca}\n\
              \x20   interval: 1s\n    alert: {{ severity: page, after: 2 }}\n",
             specs = repo().join("slo-specs").display(),
-            pg_port = pg::shared_port(),
             ca = pg::ca().display(),
         ),
     )
@@ -72,7 +72,7 @@ async fn a_failing_database_pages_once_across_a_restart_and_resolves_when_fixed(
     let dir = tempfile::tempdir().unwrap();
     let am = Alertmanager::start(free_port(), &dir.path().join("am")).await;
     let am_port: u16 = am.url.rsplit(':').next().unwrap().parse().unwrap();
-    let config = write_config(dir.path(), am_port);
+    let config = write_config(dir.path(), am_port, pg::shared_port());
     let wrong = [(PASSWORD_VAR, "not-the-password")];
 
     // 1. Wrong password: runs are auth_failed, the success gauge is 0, the page arrives.
@@ -131,22 +131,39 @@ async fn a_failing_database_pages_once_across_a_restart_and_resolves_when_fixed(
     );
     let starts_at = page["startsAt"].clone();
 
-    // 2. Restart with the password still wrong: the same alert, no second page.
+    // 2. Restart against a closed port: the same alert (no second page), now saying
+    //    tcp_refused with that runbook section.
     bw.signal("TERM");
     assert!(bw.wait(Duration::from_secs(20)).await.success());
+    write_config(dir.path(), am_port, free_port());
     let mut bw = Burnwatch::start_with_env(&config, free_port(), dir.path(), &wrong).await;
-    let before = runs(&bw.url).await.len();
-    eventually(Duration::from_secs(30), "three more failing runs", || {
-        let url = bw.url.clone();
-        async move { (runs(&url).await.len() >= before + 3).then_some(()) }
-    })
+    let refused = eventually(
+        Duration::from_secs(30),
+        "the alert re-classified",
+        || async {
+            active_alert(&am)
+                .await
+                .filter(|a| a["annotations"]["classification"] == "tcp_refused")
+        },
+    )
     .await;
-    let still = active_alert(&am).await.expect("still firing");
-    assert_eq!(still["startsAt"], starts_at, "same alert across the restart");
+    assert_eq!(
+        refused["startsAt"], starts_at,
+        "same alert across the restart"
+    );
+    assert_eq!(refused["annotations"]["failed_step"], "tcp");
+    assert_eq!(
+        refused["annotations"]["runbook_url"],
+        format!("{RUNBOOK_BASE}/runbooks/db-connectivity.md#tcp-refused")
+    );
+    let latest = runs(&bw.url).await;
+    assert_eq!(latest[0]["classification"], "tcp_refused", "{}", latest[0]);
     bw.signal("TERM");
     assert!(bw.wait(Duration::from_secs(20)).await.success());
 
-    // 3. Restart with the right password: the next run is healthy and resolves the alert.
+    // 3. Restart with the right port and password: the next run is healthy and resolves
+    //    the alert.
+    write_config(dir.path(), am_port, pg::shared_port());
     let right = pg::password();
     let mut bw = Burnwatch::start_with_env(
         &config,
@@ -176,10 +193,14 @@ async fn a_failing_database_pages_once_across_a_restart_and_resolves_when_fixed(
     bw.signal("TERM");
     assert!(bw.wait(Duration::from_secs(20)).await.success());
 
-    // History: one firing and one resolve transition, every delivered firing message of
-    // the one episode, and the resolve delivered to Alertmanager.
+    // History: firing, re-classified (recorded as firing with the previous classification)
+    // and resolved; every delivered firing message of the one episode; the resolve
+    // delivered to Alertmanager.
     let store = Store::open(&dir.path().join("history.sqlite")).unwrap();
-    let (from, to) = (Utc::now() - TimeDelta::hours(1), Utc::now() + TimeDelta::hours(1));
+    let (from, to) = (
+        Utc::now() - TimeDelta::hours(1),
+        Utc::now() + TimeDelta::hours(1),
+    );
     let transitions: Vec<_> = store
         .alert_transitions(from, to)
         .unwrap()
@@ -187,7 +208,7 @@ async fn a_failing_database_pages_once_across_a_restart_and_resolves_when_fixed(
         .filter(|t| t.slo_id == format!("probe:{TARGET}"))
         .collect();
     let states: Vec<&str> = transitions.iter().map(|t| t.state.as_str()).collect();
-    assert_eq!(states, ["firing", "resolved"], "{transitions:#?}");
+    assert_eq!(states, ["firing", "firing", "resolved"], "{transitions:#?}");
     let fired = &transitions[0];
     assert_eq!(fired.alert, "DatabaseConnectivity");
     assert_eq!(fired.severity, "page");
@@ -209,8 +230,17 @@ async fn a_failing_database_pages_once_across_a_restart_and_resolves_when_fixed(
     let upto: Vec<_> = all.iter().filter(|r| r.id.as_str() <= fired_id).collect();
     assert_eq!(upto.len(), 2, "fired on the second failing run");
     assert!(upto.iter().all(|r| !r.healthy));
-    assert_eq!(transitions[1].detail["classification"], "auth_failed");
-    assert!(transitions[1].detail["recovered_by_probe_id"].is_string());
+    let changed = &transitions[1].detail;
+    assert_eq!(changed["change"], "classification", "{changed}");
+    assert_eq!(changed["previous_classification"], "auth_failed");
+    assert_eq!(changed["classification"], "tcp_refused");
+    assert_eq!(
+        changed["runbook_url"],
+        format!("{RUNBOOK_BASE}/runbooks/db-connectivity.md#tcp-refused")
+    );
+    let resolved = &transitions[2].detail;
+    assert_eq!(resolved["classification"], "tcp_refused", "{resolved}");
+    assert!(resolved["recovered_by_probe_id"].is_string());
 
     let sent: Vec<_> = store
         .notifications(from, to)
@@ -221,7 +251,12 @@ async fn a_failing_database_pages_once_across_a_restart_and_resolves_when_fixed(
     let firing_starts: std::collections::BTreeSet<String> = sent
         .iter()
         .filter(|n| n.state == "firing")
-        .map(|n| n.detail["starts_at"].as_str().unwrap_or_default().to_string())
+        .map(|n| {
+            n.detail["starts_at"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert_eq!(firing_starts.len(), 1, "one episode: {sent:#?}");
     assert!(
