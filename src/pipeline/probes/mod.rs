@@ -135,8 +135,17 @@ async fn retire(
         && state.alert.eval(t, Condition::False) == Some(Change::Resolved)
     {
         let resend = secs(ctx.config.resend_delay);
-        if let Some(d) = state.alert.mark_sent(t, resend, resend) {
-            notifications.extend(state.notification(name, d, false, &ctx.config));
+        if let Some(d) = state.alert.mark_sent(t, resend, resend)
+            && let Some(mut n) = state.notification(name, d, false, &ctx.config)
+        {
+            n.annotations.insert(
+                "summary".into(),
+                format!(
+                    "Database probe target {name} was removed from the configuration or its \
+                     alert disabled; its alert is resolved without a healthy run."
+                ),
+            );
+            notifications.push(n);
         }
         let mut detail = serde_json::json!({});
         if let Some(f) = &state.failure {
@@ -182,7 +191,14 @@ async fn run_target(
     ctx: EvalContext,
 ) {
     let (mut state, mut persisted) = restored;
-    let mut tick = tokio::time::interval(target.schedule.interval.to_std());
+    // The config guarantees at least 1s; the floor keeps a hand-built target from
+    // spinning (and tokio from panicking on a zero period).
+    let period = target
+        .schedule
+        .interval
+        .to_std()
+        .max(crate::probe::db::schedule::MIN_INTERVAL.to_std());
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -290,4 +306,144 @@ async fn alert_on(
     *state = next;
     *persisted = value;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::notify::outbox::Outbox;
+    use crate::notify::{BoxFuture, Notification, Notifier, NotifyError};
+    use crate::probe::Classification;
+    use crate::status::StatusBoard;
+    use crate::store::Store;
+    use crate::telemetry::Telemetry;
+
+    /// A receiver that is never called: restore only enqueues.
+    struct Receiver;
+    impl Notifier for Receiver {
+        fn receiver(&self) -> &str {
+            "test:receiver"
+        }
+        fn send<'a>(&'a self, _: &'a [Notification]) -> BoxFuture<'a, Result<(), NotifyError>> {
+            Box::pin(async { Err(NotifyError::Unavailable("not in this test".into())) })
+        }
+    }
+
+    fn firing(target: &str) -> ProbeAlertState {
+        let run = ProbeRun {
+            id: format!("run-{target}"),
+            target: target.into(),
+            started_at: "2026-11-20T10:00:00.000Z".into(),
+            healthy: false,
+            classification: Classification::TcpRefused,
+            failed_step: Some(crate::probe::StepName::Tcp),
+            steps: vec![],
+            runbook: Classification::TcpRefused.runbook(),
+        };
+        let mut s = ProbeAlertState::default();
+        let cfg = ProbeAlertConfig {
+            severity: crate::spec::Severity::Ticket,
+            after: 1,
+        };
+        s.observe(&run, 1_000, &cfg, 60, 60);
+        assert_eq!(s.alert.state, AlertState::Firing);
+        s
+    }
+
+    #[tokio::test]
+    async fn restore_keeps_configured_targets_and_resolves_removed_ones_once() {
+        let (config, _) = Config::parse(
+            std::path::Path::new("burnwatch.yaml"),
+            "listen: 127.0.0.1:9464\n",
+            &|_| None,
+        )
+        .unwrap();
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let states = ["kept", "gone", "muted"]
+            .into_iter()
+            .map(|t| StoredAlertState {
+                slo_id: state_id(t),
+                alert_key: STATE_KEY.into(),
+                state: serde_json::to_value(firing(t)).unwrap(),
+                updated_at: Utc::now(),
+            })
+            .collect();
+        store
+            .commit_evaluation(
+                &EvaluationCommit {
+                    states,
+                    ..Default::default()
+                },
+                Utc::now(),
+            )
+            .unwrap();
+        let board = StatusBoard::new();
+        let telemetry = Telemetry::new(board.clone());
+        let ctx = EvalContext {
+            outbox: Arc::new(Outbox::new(
+                store.clone(),
+                vec![Arc::new(Receiver)],
+                config.outbox.into(),
+                telemetry.clone(),
+            )),
+            config: Arc::new(config),
+            specs: Arc::new(vec![]),
+            spec_options: Arc::new(crate::spec::LoadOptions::default()),
+            store: store.clone(),
+            board,
+            telemetry,
+        };
+        let kept = ProbeTarget::new("kept", "db", 5432, "postgres", "probe");
+        let mut muted = ProbeTarget::new("muted", "db", 5432, "postgres", "probe");
+        muted.schedule.alert = None;
+
+        let restored = restore(&[kept.clone(), muted], &ctx).await;
+        assert_eq!(restored.len(), 1);
+        assert_eq!(restored["kept"].0, firing("kept"), "restored as stored");
+
+        let left: Vec<String> = store
+            .alert_states()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.slo_id)
+            .collect();
+        assert_eq!(left, ["probe:kept"]);
+        let day = chrono::TimeDelta::days(1);
+        let transitions = store
+            .alert_transitions(Utc::now() - day, Utc::now() + day)
+            .unwrap();
+        let mut resolved: Vec<&str> = transitions
+            .iter()
+            .filter(|t| t.state == "resolved")
+            .map(|t| t.slo_id.as_str())
+            .collect();
+        resolved.sort();
+        assert_eq!(resolved, ["probe:gone", "probe:muted"]);
+        assert_eq!(transitions[0].severity, "ticket", "the episode's severity");
+        let outbox: Vec<Notification> = store
+            .outbox_items()
+            .unwrap()
+            .iter()
+            .map(|i| serde_json::from_str(&i.payload).unwrap())
+            .collect();
+        assert_eq!(outbox.len(), 2);
+        for n in &outbox {
+            assert_eq!(n.state, crate::notify::State::Resolved);
+            assert_eq!(n.starts_at.timestamp(), 1_000);
+            assert_eq!(n.labels["sloth_severity"], "ticket");
+            assert_eq!(
+                n.annotations["runbook_url"],
+                "runbooks/db-connectivity.md#tcp-refused"
+            );
+            assert!(n.annotations["summary"].contains("removed from the configuration"));
+        }
+
+        // A second start finds nothing left to retire.
+        restore(&[kept], &ctx).await;
+        assert_eq!(store.outbox_items().unwrap().len(), 2);
+        assert_eq!(store.alert_states().unwrap().len(), 1, "kept stays");
+    }
 }
