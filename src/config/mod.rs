@@ -56,6 +56,11 @@ pub struct Config {
     /// alert `generatorURL`s and links; `None` means `http://<listen>` (see
     /// [`Config::external_url`]), so `--listen` moves the links too.
     pub external_url: Option<String>,
+    /// Base URL under which the repository's `runbooks/` folder is browsable (e.g.
+    /// `https://github.com/acme/burnwatch/blob/main`); alerts burnwatch writes itself
+    /// (database probes) then carry an absolute `runbook_url`. `None`: the relative path
+    /// (`runbooks/db-connectivity.md#auth-failed`), as SLO specs write theirs.
+    pub runbook_base_url: Option<String>,
     /// The history store.
     pub storage: StorageConfig,
     /// The HTTP API.
@@ -240,6 +245,15 @@ impl Config {
         }
     }
 
+    /// The link for a repository path such as `runbooks/db-connectivity.md#auth-failed`:
+    /// absolute under [`Config::runbook_base_url`] when set, else the path itself.
+    pub fn runbook_url(&self, path: &str) -> String {
+        match &self.runbook_base_url {
+            Some(base) => format!("{base}/{}", path.trim_start_matches('/')),
+            None => path.to_string(),
+        }
+    }
+
     /// The spec load options this configuration asks for (period and window catalog).
     pub fn spec_options(&self) -> Result<crate::spec::LoadOptions, Vec<Diagnostic>> {
         let catalog = match &self.windows {
@@ -253,7 +267,7 @@ impl Config {
     }
 }
 
-const ROOT_KEYS: &str = "specs, period, windows, eval_interval, resend_delay, listen, external_url, storage, api, outbox, notifiers, sources, probes";
+const ROOT_KEYS: &str = "specs, period, windows, eval_interval, resend_delay, listen, external_url, runbook_base_url, storage, api, outbox, notifiers, sources, probes";
 
 fn read_root(
     root: &Node,
@@ -281,6 +295,9 @@ fn read_root(
     };
     let external_url = m.node("external_url").and_then(|n| {
         read::http_url(n, "external_url", diags).map(|u| u.trim_end_matches('/').to_string())
+    });
+    let runbook_base_url = m.node("runbook_base_url").and_then(|n| {
+        read::http_url(n, "runbook_base_url", diags).map(|u| u.trim_end_matches('/').to_string())
     });
     let storage = read_storage(m.node("storage"), base, diags);
     let api = read_api(m.node("api"), env, diags);
@@ -313,6 +330,7 @@ fn read_root(
         resend_delay,
         listen,
         external_url,
+        runbook_base_url,
         storage,
         api,
         outbox,

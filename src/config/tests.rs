@@ -25,6 +25,11 @@ fn empty_file_gives_documented_defaults() {
     assert_eq!(c.resend_delay, Duration::from_mins(1));
     assert_eq!(c.listen.to_string(), "127.0.0.1:9464");
     assert_eq!(c.external_url(), "http://127.0.0.1:9464");
+    assert_eq!(c.runbook_base_url, None);
+    assert_eq!(
+        c.runbook_url("runbooks/db-connectivity.md#auth-failed"),
+        "runbooks/db-connectivity.md#auth-failed"
+    );
     assert_eq!(c.storage.path, Path::new("conf/data/burnwatch.sqlite"));
     assert!(c.notifiers.alertmanager.is_none() && c.notifiers.sns.is_none());
     assert!(c.sources.is_empty() && c.probes.is_empty());
@@ -42,6 +47,7 @@ eval_interval: 15s
 resend_delay: 2m
 listen: 0.0.0.0:9999
 external_url: https://burnwatch.example.org/
+runbook_base_url: https://git.example.org/sre/burnwatch/blob/main/
 storage: {path: /var/lib/burnwatch/history.sqlite}
 api: {token_env: MY_TOKEN}
 outbox: {initial_backoff: 2s, max_backoff: 30s, shutdown_timeout: 5s}
@@ -79,6 +85,10 @@ probes:
     assert_eq!(c.listen.to_string(), "0.0.0.0:9999");
     assert_eq!(c.external_url(), "https://burnwatch.example.org");
     assert_eq!(
+        c.runbook_url("runbooks/db-connectivity.md#tcp-refused"),
+        "https://git.example.org/sre/burnwatch/blob/main/runbooks/db-connectivity.md#tcp-refused"
+    );
+    assert_eq!(
         c.storage.path,
         Path::new("/var/lib/burnwatch/history.sqlite")
     );
@@ -96,9 +106,9 @@ probes:
     assert_eq!(sns.endpoint_url, None);
     let kinds: Vec<&str> = c.sources.other.iter().map(|s| s.kind.as_str()).collect();
     assert_eq!(kinds, ["cloudwatch", "prometheus"]);
-    assert_eq!(c.sources.raw("prometheus").unwrap().pos, Pos::new(21, 5));
+    assert_eq!(c.sources.raw("prometheus").unwrap().pos, Pos::new(22, 5));
     assert_eq!(c.probes.len(), 1);
-    assert_eq!(c.probes[0].pos, Pos::new(23, 5));
+    assert_eq!(c.probes[0].pos, Pos::new(24, 5));
 }
 
 #[test]
@@ -112,7 +122,7 @@ fn secrets_never_show_in_debug_output() {
 
 #[test]
 fn errors_carry_file_line_and_column() {
-    let text = "eval_interval: 30\nlisten: localhost:80\nresend_delay: 1x\nnotifiers:\n  alertmanager:\n    urls: [ftp://x]\n  pager: {}\nsources:\n  kafka: {}\n";
+    let text = "eval_interval: 30\nlisten: localhost:80\nresend_delay: 1x\nnotifiers:\n  alertmanager:\n    urls: [ftp://x]\n  pager: {}\nsources:\n  kafka: {}\nrunbook_base_url: runbooks/\n";
     let errs = parse(text).unwrap_err();
     let expect = [
         "conf/burnwatch.yaml:1:16: `eval_interval` must be a duration such as 5m or 30d, found an integer",
@@ -121,6 +131,7 @@ fn errors_carry_file_line_and_column() {
         "conf/burnwatch.yaml:6:12: `notifiers.alertmanager.urls`: \"ftp://x\" must be an http:// or https:// URL",
         "conf/burnwatch.yaml:7:3: unknown field `pager`",
         "conf/burnwatch.yaml:9:3: unknown source `kafka`",
+        "conf/burnwatch.yaml:10:19: `runbook_base_url`: \"runbooks/\" is not a URL",
     ];
     for e in expect {
         assert!(

@@ -147,6 +147,9 @@ impl Pipeline {
         let stored = tokio::task::spawn_blocking(move || store.alert_states()).await??;
         let mut saved = SavedAlerts::default();
         for s in stored {
+            if s.slo_id.starts_with(probes::alert::STATE_PREFIX) {
+                continue; // the probe task's own
+            }
             let key = (s.slo_id.clone(), s.alert_key.clone());
             let (Some(kind), Ok(alert)) = (
                 kind_of(&s.alert_key),
@@ -225,11 +228,7 @@ impl Pipeline {
         }
         if self.probe_task.is_none() && !self.probes.is_empty() {
             tracing::info!(targets = self.probes.len(), "database probes scheduled");
-            self.probe_task = Some(tokio::spawn(probes::run(
-                self.probes.clone(),
-                ctx.store.clone(),
-                ctx.telemetry.clone(),
-            )));
+            self.probe_task = Some(tokio::spawn(probes::run(self.probes.clone(), ctx.clone())));
         }
         self.slos = slos;
         self.kinds = kinds;

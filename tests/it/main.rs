@@ -11,6 +11,7 @@ mod notify;
 mod pg;
 mod probe_aws;
 mod probe_cli;
+mod probe_daemon;
 mod probe_db;
 mod procs;
 mod promtool;

@@ -137,13 +137,34 @@ impl Burnwatch {
     /// Run `burnwatch run --config <config> --listen 127.0.0.1:<port>` and wait for
     /// `/healthz`. Logs go to `<dir>/burnwatch-<port>.log`.
     pub async fn start(config: &Path, port: u16, dir: &Path) -> Burnwatch {
-        Self::start_with(config, port, dir, &[]).await
+        Self::spawn(config, port, dir, &[], &[]).await
     }
 
     /// [`Burnwatch::start`] with extra `run` arguments (`--record FILE`).
     pub async fn start_with(config: &Path, port: u16, dir: &Path, extra: &[&str]) -> Burnwatch {
+        Self::spawn(config, port, dir, extra, &[]).await
+    }
+
+    /// [`Burnwatch::start`] with extra environment variables (secrets the config names).
+    pub async fn start_with_env(
+        config: &Path,
+        port: u16,
+        dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Burnwatch {
+        Self::spawn(config, port, dir, &[], env).await
+    }
+
+    async fn spawn(
+        config: &Path,
+        port: u16,
+        dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Burnwatch {
         let stderr = dir.join(format!("burnwatch-{port}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_burnwatch"))
+            .envs(env.iter().copied())
             .arg("run")
             .arg("--config")
             .arg(config)

@@ -5,7 +5,8 @@
 //! Layers, one file each, each with its own error type and timeout:
 //! [`dns`] → [`tcp`] → [`tls`] → [`auth`] → [`query`] → [`saturation`] → [`rds`].
 //! [`classify`] maps failures to the fixed vocabulary, [`run`] sequences the steps,
-//! [`target`] is the configuration (YAML `probes:` list or a libpq URL).
+//! [`target`] is the configuration (YAML `probes:` list or a libpq URL), [`schedule`] the
+//! daemon's per-target `interval` and `alert` settings.
 //!
 //! Entry point: [`run_probe`]. Architecture invariant: nothing here writes history or
 //! prints; callers (CLI, daemon) decide what to do with the [`crate::probe::ProbeRun`].
@@ -19,6 +20,7 @@ pub mod query;
 pub mod rds;
 pub mod run;
 pub mod saturation;
+pub mod schedule;
 pub mod target;
 pub mod tcp;
 pub mod tls;

@@ -18,6 +18,8 @@
 //!     timeouts: { dns: 2s, tcp: 3s, tls: 3s, auth: 5s, query: 3s, saturation: 3s, rds: 5s }
 //!     rds_instance_id: mass-spec-prod
 //!     aws: { region: eu-central-1 }
+//!     interval: 60s                     # daemon only, see [`super::schedule`]
+//!     alert: { severity: page, after: 3 }
 //! ```
 //!
 //! Secrets never live in the file: the password is a *reference* (an environment
@@ -28,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::schedule::{self, ProbeSchedule};
 use crate::spec::Duration;
 use crate::spec::diag::{Diagnostic, Diagnostics, Pos};
 use crate::spec::yaml::{self, Node, Value};
@@ -85,6 +88,10 @@ pub struct ProbeTarget {
     /// `pg_stat_activity`.
     #[serde(default = "default_application_name")]
     pub application_name: String,
+    /// How often the daemon runs the target and when it alerts (`interval`, `alert`;
+    /// read by [`super::schedule`], not by serde, for positioned messages).
+    #[serde(skip)]
+    pub schedule: ProbeSchedule,
 }
 
 fn default_port() -> u16 {
@@ -364,6 +371,7 @@ impl ProbeTarget {
             rds_instance_id: None,
             aws: AwsSettings::default(),
             application_name: default_application_name(),
+            schedule: ProbeSchedule::default(),
         }
     }
 
@@ -591,9 +599,16 @@ pub fn parse_probes(node: &Node, diags: &mut Diagnostics) -> Vec<ProbeTarget> {
     };
     let mut out: Vec<ProbeTarget> = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let json = to_json(item);
+        let schedule = schedule::read(item, &format!("probes[{i}]"), diags);
+        let mut json = to_json(item);
+        if let Some(fields) = json.as_object_mut() {
+            for key in schedule::KEYS {
+                fields.remove(key);
+            }
+        }
         match serde_json::from_value::<ProbeTarget>(json) {
-            Ok(t) => {
+            Ok(mut t) => {
+                t.schedule = schedule;
                 for p in t.problems() {
                     diags.error(item.pos, format!("probes[{i}] ({}): {p}", t.name));
                 }
