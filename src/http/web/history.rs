@@ -28,21 +28,21 @@ pub fn transitions_table(transitions: &[AlertTransition], with_slo: bool) -> Str
                 String::new()
             };
             format!(
-                "<tr class=\"transition\"><td>{}</td>{slo}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr class=\"transition\"><td>{}</td><td>{}</td><td>{}</td>{slo}<td>{}</td><td>{}</td><td>{}</td></tr>",
                 time(t.ts),
-                esc(&t.alert),
-                esc(&t.severity),
                 badge(&t.state),
+                esc(&t.severity),
+                esc(&t.alert),
                 esc(detail("burn_rates")),
                 runbook_link(detail("runbook_url")),
             )
         })
         .collect();
-    let mut head = vec!["Time"];
+    let mut head = vec!["Time", "State", "Severity"];
     if with_slo {
         head.push("SLO");
     }
-    head.extend(["Alert", "Severity", "State", "Burn rates", "Runbook"]);
+    head.extend(["Alert", "Burn rates", "Runbook"]);
     table("transitions", &head, &rows)
 }
 
@@ -72,9 +72,9 @@ pub fn alerts_page(
                     "<tr class=\"firing\"><td><a href=\"/slo/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&seg(slo)),
                     esc(slo),
-                    esc(&a.name),
-                    esc(&a.severity),
                     badge(a.status.as_str()),
+                    esc(&a.severity),
+                    esc(&a.name),
                     a.fired_at.map(time).unwrap_or_default(),
                     runbook_link(a.annotations.get("runbook_url").map_or("", String::as_str)),
                 )
@@ -82,7 +82,7 @@ pub fn alerts_page(
             .collect();
         body.push_str(&table(
             "firing",
-            &["SLO", "Alert", "Severity", "State", "Since", "Runbook"],
+            &["SLO", "State", "Severity", "Alert", "Since", "Runbook"],
             &rows,
         ));
     }

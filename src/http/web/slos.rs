@@ -51,7 +51,8 @@ fn period_sli(s: &SloSnapshot) -> Option<f64> {
         .map(|e| 1.0 - e)
 }
 
-/// The budget-remaining bar: an SVG (no inline styles), filled to the share left.
+/// The budget-remaining bar: an SVG (no inline styles), filled to the share left; an
+/// overspent budget is an empty red bar.
 fn budget_bar(remaining: Option<f64>) -> String {
     let Some(r) = remaining.filter(|r| r.is_finite()) else {
         return "<span class=\"muted\">no data</span>".into();
@@ -66,14 +67,15 @@ fn budget_bar(remaining: Option<f64>) -> String {
     let width = (r.clamp(0.0, 1.0) * 100.0 * 10.0).round() / 10.0;
     format!(
         "<span class=\"budget\"><svg class=\"bar\" viewBox=\"0 0 100 10\" aria-hidden=\"true\">\
-         <rect class=\"bar-bg\" width=\"100\" height=\"10\"/>\
+         <rect class=\"bar-bg-{level}\" width=\"100\" height=\"10\"/>\
          <rect class=\"bar-{level}\" width=\"{width}\" height=\"10\"/></svg>\
          <span class=\"num\">{}</span></span>",
         pct(Some(r))
     )
 }
 
-/// `/`: every SLO, most urgent first.
+/// `/`: every SLO, most urgent first; state and budget right after the name, so that a
+/// phone shows them without scrolling the table.
 pub fn list_page(status: &Status) -> String {
     let mut body = String::from("<h1>Service level objectives</h1>\n");
     let Some(at) = status.evaluated_at else {
@@ -99,8 +101,8 @@ pub fn list_page(status: &Status) -> String {
         .map(|(s, state)| {
             format!(
                 "<tr class=\"slo state-{state}\" data-slo=\"{id}\"><td><a href=\"/slo/{href}\">{name}</a>\
-                 <div class=\"muted\">{service}</div></td><td class=\"num\">{objective}%</td>\
-                 <td class=\"num\">{sli}</td><td>{bar}</td><td class=\"num\">{burn}</td><td>{badge}</td></tr>",
+                 <div class=\"muted\">{service}</div></td><td>{badge}</td><td>{bar}</td>\
+                 <td class=\"num\">{sli}</td><td class=\"num\">{burn}</td><td class=\"num\">{objective}%</td></tr>",
                 id = esc(&s.id),
                 href = esc(&seg(&s.id)),
                 name = esc(&s.name),
@@ -117,11 +119,11 @@ pub fn list_page(status: &Status) -> String {
         "slos",
         &[
             "SLO",
-            "Objective",
-            "SLI (period)",
-            "Budget remaining",
-            "Burn rate",
             "State",
+            "Budget remaining",
+            "SLI (period)",
+            "Burn rate",
+            "Objective",
         ],
         &rows,
     ));
@@ -200,11 +202,11 @@ fn pairs_table(s: &SloSnapshot) -> String {
                 }
             };
             format!(
-                "<tr class=\"pair pair-{tier}\" data-state=\"{state}\"><td>{tier}</td><td>{severity}</td>\
-                 <td>{lw}</td><td class=\"num{la}\">{lr}</td><td>{sw}</td><td class=\"num{sa}\">{sr}</td>\
-                 <td class=\"num\">{factor}</td><td>{badge}</td></tr>",
+                "<tr class=\"pair pair-{tier}\" data-state=\"{state}\"><td>{tier}</td><td>{badge}</td>\
+                 <td class=\"num{la}\"><span class=\"window\">{lw}</span> {lr}</td>\
+                 <td class=\"num{sa}\"><span class=\"window\">{sw}</span> {sr}</td>\
+                 <td class=\"num\">{factor}</td></tr>",
                 tier = p.tier.as_str(),
-                severity = p.tier.severity().as_str(),
                 lw = p.long_window,
                 la = above(p.long_burn_rate),
                 lr = rate(p.long_burn_rate),
@@ -223,16 +225,7 @@ fn pairs_table(s: &SloSnapshot) -> String {
     );
     out.push_str(&table(
         "pairs",
-        &[
-            "Pair",
-            "Severity",
-            "Long window",
-            "Burn rate",
-            "Short window",
-            "Burn rate",
-            "Threshold",
-            "State",
-        ],
+        &["Pair", "State", "Long window", "Short window", "Threshold"],
         &rows,
     ));
     out.push_str("</section>\n");
@@ -284,8 +277,8 @@ pub fn slo_page(
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{since}</td><td>{}</td></tr>",
                 esc(&a.name),
-                esc(&a.severity),
                 badge(a.status.as_str()),
+                esc(&a.severity),
                 runbook_link(a.annotations.get("runbook_url").map_or("", String::as_str)),
             )
         })
@@ -293,7 +286,7 @@ pub fn slo_page(
     body.push_str("<section>\n<h2>Alerts</h2>\n");
     body.push_str(&table(
         "alerts",
-        &["Alert", "Severity", "State", "When", "Runbook"],
+        &["Alert", "State", "Severity", "When", "Runbook"],
         &alerts,
     ));
     body.push_str("</section>\n");

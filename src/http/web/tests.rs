@@ -231,8 +231,20 @@ fn the_burn_table_shows_the_status_numbers_against_each_threshold() {
         assert!(r.contains(&short), "{r}");
         assert!(r.contains(&factor), "{r}");
         assert!(r.contains(&format!("data-state=\"{}\"", p.state)), "{r}");
-        assert!(r.contains(&format!("<td>{}</td>", p.long_window)), "{r}");
-        assert!(r.contains(&format!("<td>{}</td>", p.short_window)), "{r}");
+        assert!(
+            r.contains(&format!(
+                "<span class=\"window\">{}</span> {long}",
+                p.long_window
+            )),
+            "{r}"
+        );
+        assert!(
+            r.contains(&format!(
+                "<span class=\"window\">{}</span> {short}",
+                p.short_window
+            )),
+            "{r}"
+        );
         // Windows above the threshold are marked, the others not.
         let marked = r.matches("num above").count();
         let expected = [p.long_burn_rate, p.short_burn_rate]
