@@ -59,7 +59,7 @@ pub fn alerts_page(
         .flat_map(|s| s.alerts.iter().map(move |a| (s.id.as_str(), a)))
         .filter(|(_, a)| a.status != AlertStatus::Inactive)
         .collect();
-    firing.sort_by(|a, b| b.1.fired_at.cmp(&a.1.fired_at));
+    firing.sort_by_key(|(_, a)| std::cmp::Reverse(a.fired_at));
     if status.evaluated_at.is_none() {
         body.push_str("<p class=\"notice\">No evaluation has run yet.</p>\n");
     } else if firing.is_empty() {
