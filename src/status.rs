@@ -4,13 +4,18 @@
 //! The evaluator knows nothing of this module; the daemon maps the evaluator's status into
 //! [`SloSnapshot`]s and calls [`StatusBoard::publish`]. Readers take a cheap clone of the
 //! current `Arc`, so a slow scrape never blocks an evaluation.
+//!
+//! Beside the status, the board carries every SLO's [`History`] (events over the period at
+//! chart resolution) for the web view. It is published less often (at the snapshot
+//! cadence), so reading it never touches the evaluator either.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
-use crate::spec::{Duration, Labels};
+use crate::spec::{Duration, Labels, Tier};
+use crate::window::History;
 
 /// One SLO after one evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +47,29 @@ pub struct SloSnapshot {
     pub no_data: bool,
     /// The SLO's alerts (page, ticket, data missing).
     pub alerts: Vec<AlertSnapshot>,
+    /// The four burn-rate pairs (page quick and slow, ticket quick and slow) with their
+    /// burn rates and thresholds: why an alert fires or does not.
+    pub pairs: Vec<PairSnapshot>,
+}
+
+/// One multi-window burn-rate pair of one SLO after one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairSnapshot {
+    /// Which pair (its severity is `tier.severity()`).
+    pub tier: Tier,
+    /// The short window (5m for page-quick).
+    pub short_window: Duration,
+    /// The short window's burn rate; `None` without data.
+    pub short_burn_rate: Option<f64>,
+    /// The long window (1h for page-quick).
+    pub long_window: Duration,
+    /// The long window's burn rate; `None` without data.
+    pub long_burn_rate: Option<f64>,
+    /// The burn-rate threshold both windows must exceed (14.4 for page-quick over 30d).
+    pub factor: f64,
+    /// `burning` (both above the threshold with enough events), `quiet`, `low_traffic`
+    /// (above it, too few events) or `no_data`.
+    pub state: &'static str,
 }
 
 impl SloSnapshot {
@@ -114,10 +142,20 @@ pub struct Status {
     pub slos: Vec<SloSnapshot>,
 }
 
-/// The shared, replaceable [`Status`].
+/// Every SLO's [`History`], published at the snapshot cadence.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Histories {
+    /// When they were read; `None` until the first time.
+    pub computed_at: Option<DateTime<Utc>>,
+    /// By SLO id.
+    pub slos: BTreeMap<String, History>,
+}
+
+/// The shared, replaceable [`Status`] (and [`Histories`]).
 #[derive(Debug, Clone, Default)]
 pub struct StatusBoard {
     current: Arc<RwLock<Arc<Status>>>,
+    histories: Arc<RwLock<Arc<Histories>>>,
 }
 
 impl StatusBoard {
@@ -135,6 +173,20 @@ impl StatusBoard {
     /// The current status (a cheap clone of an `Arc`).
     pub fn current(&self) -> Arc<Status> {
         self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replace the published histories.
+    pub fn publish_histories(&self, histories: Histories) {
+        let mut guard = self.histories.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(histories);
+    }
+
+    /// The current histories (a cheap clone of an `Arc`).
+    pub fn histories(&self) -> Arc<Histories> {
+        self.histories
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -161,6 +213,7 @@ mod tests {
             period_error_budget_remaining: None,
             no_data: true,
             alerts: vec![],
+            pairs: vec![],
         };
         // Sloth writes vector(1-0.9990000000000001); Prometheus evaluates it in f64.
         assert_eq!(s.error_budget_ratio(), 1.0 - 0.9990000000000001);

@@ -9,6 +9,7 @@
 //! | `GET /api/v1/alerts` | firing and pending alerts |
 //! | `GET /api/v1/outbox` | notifications waiting for their receiver |
 //! | `POST /api/v1/outbox/flush` | retry every waiting notification now (bearer token) |
+//! | `GET /`, `/slo/{id}`, `/alerts`, `/probes[/{id}]`, `/runbooks/{file}` | the web view (`web/`) |
 //!
 //! Everything that changes state sits behind [`auth::require_token`]. The server binds
 //! 127.0.0.1 by default; JSON shapes are converted here from the [`StatusBoard`] and the
@@ -16,6 +17,7 @@
 
 mod api;
 pub mod auth;
+mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -100,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/outbox", get(api::outbox))
         .route("/api/v1/probes", get(api::probes))
         .route("/api/v1/probes/{id}", get(api::probe))
+        .merge(web::routes())
         .merge(guarded)
         .fallback(api::not_found)
         .with_state(state)

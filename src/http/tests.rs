@@ -99,6 +99,7 @@ fn snapshot() -> SloSnapshot {
                 burn_rates: BTreeMap::new(),
             },
         ],
+        pairs: vec![],
     }
 }
 

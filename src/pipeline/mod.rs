@@ -364,6 +364,8 @@ impl Pipeline {
         if self.last_snapshot.is_none_or(|last| {
             t.div_euclid(SNAPSHOT_EVERY_SECS) > last.div_euclid(SNAPSHOT_EVERY_SECS)
         }) {
+            ctx.board
+                .publish_histories(publish::histories(evaluator, now));
             let rows = publish::snapshot_rows(evaluator, now);
             let store = ctx.store.clone();
             tokio::task::spawn_blocking(move || store.insert_slo_snapshots(&rows)).await??;

@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::eval::{AlertKind, AlertState, Evaluator, PairStatus};
+use crate::eval::{AlertKind, AlertState, Evaluator, PairState, PairStatus};
 use crate::notify::alert::{AlertEvent, notification as slo_notification};
 use crate::notify::{Notification, State};
 use crate::spec::{Duration, Slo, SpecKind};
-use crate::status::{AlertSnapshot, AlertStatus, SloSnapshot, Status, WindowRatio};
+use crate::status::{
+    AlertSnapshot, AlertStatus, Histories, PairSnapshot, SloSnapshot, Status, WindowRatio,
+};
 use crate::store::snapshots::SloSnapshotRow;
 
 fn ts(secs: i64) -> DateTime<Utc> {
@@ -158,6 +160,7 @@ pub(super) fn status(
             period_error_budget_remaining: st.period_error_budget_remaining(view.def),
             no_data: st.current_burn_rate(view.def).is_none() || st.data_missing,
             alerts,
+            pairs: view.pairs().iter().map(pair_snapshot).collect(),
         });
     }
     Status {
@@ -186,4 +189,45 @@ pub(super) fn snapshot_rows(evaluator: &Evaluator, now: DateTime<Utc>) -> Vec<Sl
             }
         })
         .collect()
+}
+
+/// A pair as the status board shows it.
+fn pair_snapshot(p: &PairStatus) -> PairSnapshot {
+    PairSnapshot {
+        tier: p.tier,
+        short_window: p.short_window,
+        short_burn_rate: p.short_burn_rate,
+        long_window: p.long_window,
+        long_burn_rate: p.long_burn_rate,
+        factor: p.factor,
+        state: match p.state {
+            PairState::Burning => "burning",
+            PairState::Quiet => "quiet",
+            PairState::LowTraffic => "low_traffic",
+            PairState::NoData => "no_data",
+        },
+    }
+}
+
+/// Every SLO's events over its period at chart resolution, for the web view's charts.
+pub(super) fn histories(evaluator: &Evaluator, now: DateTime<Utc>) -> Histories {
+    let end = now.timestamp().div_euclid(60);
+    Histories {
+        computed_at: Some(now),
+        slos: evaluator
+            .slos()
+            .map(|v| {
+                let span = i64::try_from(v.def.period.as_secs() / 60).unwrap_or(i64::MAX);
+                (
+                    v.def.id.clone(),
+                    crate::window::History::of(
+                        v.windows,
+                        end,
+                        span,
+                        crate::window::HISTORY_MAX_POINTS,
+                    ),
+                )
+            })
+            .collect(),
+    }
 }

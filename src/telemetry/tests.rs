@@ -35,6 +35,7 @@ fn snapshot() -> SloSnapshot {
         period_error_budget_remaining: None,
         no_data: false,
         alerts: vec![],
+        pairs: vec![],
     }
 }
 

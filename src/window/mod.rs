@@ -14,9 +14,11 @@
 //! indices), no I/O, no async.
 
 mod buckets;
+mod series;
 mod store;
 
 pub use buckets::{Counts, prefetch_value};
+pub use series::{HISTORY_MAX_POINTS, History};
 pub use store::{
     COARSE_MINUTES, FINE_MAX_MINUTES, MAX_WINDOWS, RecordError, SLACK_MINUTES, SloWindows,
     WindowError, WindowSum,

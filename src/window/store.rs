@@ -412,6 +412,20 @@ impl SloWindows {
         Some(self.fine.get(slot))
     }
 
+    /// The five-minute bucket `index` (minute index / [`COARSE_MINUTES`]): `None` when
+    /// the ring no longer (or not yet) holds it, `Some(None)` when none of its minutes had
+    /// a datapoint. The bucket still being filled holds the minutes recorded so far. What
+    /// [`super::History`] reads to chart an SLO over its period.
+    pub fn five_minute_bucket(&self, index: i64) -> Option<Option<Counts>> {
+        let cur = self.cursor?;
+        let slot = slot_back(
+            cur.coarse_slot,
+            cur.newest_coarse() - index,
+            self.coarse.len(),
+        )?;
+        Some(self.coarse.get(slot))
+    }
+
     /// Heap bytes held by this store (its two rings), for capacity planning.
     pub fn heap_bytes(&self) -> usize {
         self.fine.heap_bytes() + self.coarse.heap_bytes()

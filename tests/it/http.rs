@@ -71,6 +71,7 @@ fn platform_status() -> Status {
                     annotations: Default::default(),
                     burn_rates: Default::default(),
                 }],
+                pairs: vec![],
             }
         })
         .collect();

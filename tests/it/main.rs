@@ -23,3 +23,4 @@ mod sources;
 mod support;
 mod timeline;
 mod validate;
+mod web_e2e;
