@@ -221,7 +221,7 @@ fn demo_config(dir: &Path) -> PathBuf {
             format!("  - {}\n", repo().join("slo-specs").display()),
         ),
         (
-            "  path: data/burnwatch.sqlite\n".to_string(),
+            "  path: ../../data/burnwatch.sqlite\n".to_string(),
             format!("  path: {}\n", dir.join("history.sqlite").display()),
         ),
         (
