@@ -7,6 +7,7 @@ mod generate;
 mod generate_dashboards;
 mod history;
 mod history_alerts;
+mod otel;
 mod probe;
 mod replay;
 mod report;
@@ -32,6 +33,21 @@ pub struct Cli {
         env = "BURNWATCH_LOG_FORMAT"
     )]
     pub log_format: LogFormat,
+    /// Export traces over OTLP/HTTP (protobuf) to this OpenTelemetry collector, e.g.
+    /// http://otel-collector:4318 (`/v1/traces` is appended).
+    ///
+    /// Spans: `evaluation` per daemon tick, `source.poll` per source and tick, one per API
+    /// call (`cloudwatch.get_metric_data`, `prometheus.query_range`,
+    /// `stepfunctions.list_executions`, `batch.list_jobs`, `rds.describe_db_instances`,
+    /// `rds.describe_events`), `probe` per probe run with `probe.<step>` children (target and
+    /// classification as attributes; never credentials). Without this flag, traces are
+    /// exported when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is) or
+    /// OTEL_EXPORTER_OTLP_ENDPOINT (`/v1/traces` appended) is set, unless
+    /// OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none; otherwise nothing is exported.
+    /// The service name is OTEL_SERVICE_NAME, default `burnwatch`. Spans still batched are
+    /// flushed when the command ends (also after SIGTERM of `run`).
+    #[arg(long, global = true, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -83,7 +99,13 @@ enum Command {
 /// Parse the command line, run the command, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let otel = match init_logging(cli.log_format, cli.otlp_endpoint.as_deref()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("burnwatch: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Probe(args) => probe::run(args),
@@ -94,6 +116,10 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Replay(args) => replay::run(args),
     };
+    // Flush the spans still batched before the process exits.
+    if let Some(guard) = otel {
+        guard.shutdown();
+    }
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -103,18 +129,48 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
+/// Logs to stderr (filter from `BURNWATCH_LOG`, default `info`) and, when configured,
+/// spans to an OTLP collector (see [`otel`]). An unusable OTLP setting is an error (exit
+/// 2); logging is set up first so the message is written either way.
+fn init_logging(
+    format: LogFormat,
+    otlp_flag: Option<&str>,
+) -> Result<Option<otel::OtelGuard>, String> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+    let target = otel::resolve(otlp_flag, |name| std::env::var(name).ok());
+    let provider = match &target {
+        Ok(Some(t)) => Some(otel::provider(t)),
+        _ => None,
+    }
+    .transpose();
     let filter =
         EnvFilter::try_from_env("BURNWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt.json().boxed(),
     };
+    let traces = match &provider {
+        Ok(Some(p)) => Some(
+            tracing_opentelemetry::layer()
+                .with_tracer(otel::tracer(p))
+                // The module is in `code.module.name`; `target` is the probe target's.
+                .with_target(false)
+                .with_filter(EnvFilter::new(otel::TRACE_FILTER)),
+        ),
+        _ => None,
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(traces)
+        .try_init();
+    target?;
+    Ok(provider?.map(otel::OtelGuard::new))
 }
 
 /// Print diagnostics to stderr; returns true when any is an error.

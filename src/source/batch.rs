@@ -213,6 +213,7 @@ impl BatchSource {
             .collect()
     }
 
+    #[tracing::instrument(name = "batch.list_jobs", skip_all, fields(queue = %queue, status = status.unwrap_or("any")))]
     async fn list(
         &self,
         queue: &str,
@@ -268,6 +269,7 @@ impl BatchSource {
         }
     }
 
+    #[tracing::instrument(name = "source.poll", skip_all, fields(source = "batch", %now))]
     async fn run(&mut self, now: DateTime<Utc>, sink: &mut dyn EventSink) -> PollReport {
         let mut report = PollReport::default();
         for i in 0..self.queues.len() {

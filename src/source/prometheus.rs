@@ -181,6 +181,7 @@ impl PrometheusSource {
     }
 
     /// Evaluate `query` at every bucket end in `(start, end]`: `{bucket start: Σ series}`.
+    #[tracing::instrument(name = "prometheus.query_range", skip_all, fields(query = %query, %start, %end))]
     async fn query_range(
         &self,
         query: &str,
@@ -351,6 +352,7 @@ impl PrometheusSource {
         Ok(batch)
     }
 
+    #[tracing::instrument(name = "source.poll", skip_all, fields(source = "prometheus", %now))]
     async fn run(&mut self, now: DateTime<Utc>, sink: &mut dyn EventSink) -> PollReport {
         let mut report = PollReport::default();
         let bucket = self.settings.bucket.as_secs() as u32;

@@ -277,6 +277,7 @@ impl RdsMonitor {
     }
 
     /// Read every instance.
+    #[tracing::instrument(name = "source.poll", skip_all, fields(source = "rds", %now))]
     pub async fn poll(&mut self, now: DateTime<Utc>) -> (Vec<RdsSnapshot>, PollReport) {
         let mut report = PollReport::default();
         let end = align_down(now - delta(self.settings.delay), 60);
@@ -329,6 +330,7 @@ impl RdsMonitor {
         (snapshots, report)
     }
 
+    #[tracing::instrument(name = "rds.describe_db_instances", skip_all, fields(instance = id))]
     async fn describe_instance(&self, id: &str, snap: &mut RdsSnapshot, report: &mut PollReport) {
         let attempted = retry(
             &self.settings.retry,
@@ -371,6 +373,7 @@ impl RdsMonitor {
         }
     }
 
+    #[tracing::instrument(name = "rds.describe_events", skip_all, fields(instance = id, %from))]
     async fn events(
         &mut self,
         id: &str,

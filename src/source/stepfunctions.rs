@@ -137,6 +137,7 @@ impl StepFunctionsLatencySource {
 
     /// List executions of `arn` with `status`, newest first, until `stop(item)` is true
     /// for an item (that item and later ones are not returned).
+    #[tracing::instrument(name = "stepfunctions.list_executions", skip_all, fields(state_machine = arn, status = %status.as_str()))]
     async fn list(
         &mut self,
         arn: &str,
@@ -186,6 +187,7 @@ impl StepFunctionsLatencySource {
         }
     }
 
+    #[tracing::instrument(name = "source.poll", skip_all, fields(source = "stepfunctions", %now))]
     async fn run(&mut self, now: DateTime<Utc>, sink: &mut dyn EventSink) -> PollReport {
         let mut report = PollReport::default();
         for i in 0..self.machines.len() {

@@ -8,6 +8,7 @@ mod dashboards;
 mod http;
 mod mwmb_model;
 mod notify;
+mod otlp;
 mod pg;
 mod probe_aws;
 mod probe_cli;

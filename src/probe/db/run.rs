@@ -33,6 +33,7 @@ pub async fn run_probe(target: &ProbeTarget) -> ProbeRun {
 }
 
 /// [`run_probe`], also returning the RDS events it saw.
+#[tracing::instrument(name = "probe", skip_all, fields(target = %target.name, classification = tracing::field::Empty))]
 pub async fn run_probe_outcome(target: &ProbeTarget) -> ProbeOutcome {
     let started = Utc::now();
     let mut rec = Recorder::default();
@@ -40,7 +41,7 @@ pub async fn run_probe_outcome(target: &ProbeTarget) -> ProbeOutcome {
     let mut rds_events = Vec::new();
     if let Some(id) = &target.rds_instance_id {
         let limit = target.timeouts.rds.to_std();
-        let t0 = Instant::now();
+        let t0 = rec.begin(StepName::Rds);
         // Building the client (region, credentials chain) counts against the step too.
         let result = tokio::time::timeout(limit, async {
             let client = rds::client(&target.aws).await;
@@ -66,6 +67,7 @@ pub async fn run_probe_outcome(target: &ProbeTarget) -> ProbeOutcome {
         }
     }
     let (classification, failed_step) = rec.failure.unwrap_or((Classification::Healthy, None));
+    tracing::Span::current().record("classification", classification.as_str());
     ProbeOutcome {
         run: ProbeRun {
             id: new_run_id(started),
@@ -85,7 +87,7 @@ pub async fn run_probe_outcome(target: &ProbeTarget) -> ProbeOutcome {
 async fn data_plane(target: &ProbeTarget, rec: &mut Recorder) {
     let t = &target.timeouts;
 
-    let t0 = Instant::now();
+    let t0 = rec.begin(StepName::Dns);
     let addrs = match dns::resolve(&target.host, target.port, t.dns.to_std()).await {
         Ok(a) => {
             rec.ok(StepName::Dns, t0, dns::describe(&a));
@@ -94,7 +96,7 @@ async fn data_plane(target: &ProbeTarget, rec: &mut Recorder) {
         Err(e) => return rec.fail(StepName::Dns, t0, e.classification(), e.to_string()),
     };
 
-    let t0 = Instant::now();
+    let t0 = rec.begin(StepName::Tcp);
     let connected = match tcp::connect(&addrs, t.tcp.to_std()).await {
         Ok(c) => {
             rec.ok(StepName::Tcp, t0, tcp::describe(&c.outcomes));
@@ -106,7 +108,7 @@ async fn data_plane(target: &ProbeTarget, rec: &mut Recorder) {
         }
     };
 
-    let t0 = Instant::now();
+    let t0 = rec.begin(StepName::Tls);
     let negotiated = match tls::negotiate(
         connected.stream,
         &target.host,
@@ -123,7 +125,7 @@ async fn data_plane(target: &ProbeTarget, rec: &mut Recorder) {
         Err(e) => return rec.fail(StepName::Tls, t0, e.classification(), e.to_string()),
     };
 
-    let t0 = Instant::now();
+    let t0 = rec.begin(StepName::Auth);
     let session = match auth::login(negotiated.stream, target, t.auth.to_std()).await {
         Ok(s) => {
             rec.ok(
@@ -141,7 +143,7 @@ async fn data_plane(target: &ProbeTarget, rec: &mut Recorder) {
         Err(e) => return rec.fail(StepName::Auth, t0, e.classification(), e.detail()),
     };
 
-    let t0 = Instant::now();
+    let t0 = rec.begin(StepName::Query);
     let threshold = target.query_slow.to_std();
     match query::run(&session.client, &target.query, t.query.to_std()).await {
         Ok(f) => {
@@ -170,7 +172,7 @@ async fn data_plane(target: &ProbeTarget, rec: &mut Recorder) {
         Err(e) => return rec.fail(StepName::Query, t0, e.classification(), e.to_string()),
     }
 
-    let t0 = Instant::now();
+    let t0 = rec.begin(StepName::Saturation);
     match saturation::run(&session.client, t.saturation.to_std()).await {
         Ok(s) => {
             let detail = s.describe(target.saturation_high);
@@ -211,10 +213,30 @@ fn password_kind(target: &ProbeTarget) -> String {
 struct Recorder {
     steps: Vec<StepResult>,
     failure: Option<(Classification, Option<StepName>)>,
+    /// The trace span of the step under way (`probe.dns`, ...), closed when it is recorded.
+    span: Option<tracing::Span>,
 }
 
 impl Recorder {
+    /// Start `step`: its clock and its trace span (a child of the run's `probe` span).
+    fn begin(&mut self, step: StepName) -> Instant {
+        self.span = Some(tracing::info_span!(
+            "probe.step",
+            otel.name = format!("probe.{step}"),
+            step = step.as_str(),
+            ok = tracing::field::Empty,
+            classification = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        ));
+        Instant::now()
+    }
     fn push(&mut self, step: StepName, t0: Instant, ok: bool, detail: String) {
+        if let Some(span) = self.span.take() {
+            span.record("ok", ok);
+            if !ok {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
         self.steps.push(StepResult {
             step,
             ok,
@@ -226,6 +248,9 @@ impl Recorder {
         self.push(step, t0, true, detail);
     }
     fn fail(&mut self, step: StepName, t0: Instant, c: Classification, detail: String) {
+        if let Some(span) = &self.span {
+            span.record("classification", c.as_str());
+        }
         self.push(step, t0, false, detail);
         if self.failure.is_none() {
             self.failure = Some((c, Some(step)));

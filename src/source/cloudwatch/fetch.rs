@@ -99,6 +99,7 @@ impl Fetcher {
 
     /// Fetch `ids` (indices into `queries`) over `[start, end)` at `period` seconds.
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(name = "cloudwatch.get_metric_data", skip_all, fields(queries = ids.len(), period = period, %start, %end))]
     pub async fn fetch(
         &mut self,
         queries: &[MetricKey],

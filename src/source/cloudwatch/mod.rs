@@ -110,6 +110,7 @@ impl CloudWatchSource {
         self.complete_until
     }
 
+    #[tracing::instrument(name = "source.poll", skip_all, fields(source = "cloudwatch", %now))]
     async fn run(&mut self, now: DateTime<Utc>, sink: &mut dyn EventSink) -> PollReport {
         let mut report = PollReport::default();
         if self.plan.queries.is_empty() {
