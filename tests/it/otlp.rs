@@ -348,8 +348,10 @@ async fn the_daemon_flushes_evaluation_spans_after_sigterm() {
     std::fs::write(
         &config,
         format!(
-            "specs: [{}]\nstorage: {{path: history.sqlite}}\neval_interval: 1s\n",
-            repo().join("slo-specs").display()
+            "specs: [{}]\nstorage: {{path: history.sqlite}}\neval_interval: 1s\n\
+             sources:\n  prometheus: {{url: 'http://127.0.0.1:{}', max_attempts: 1, timeout: 2s}}\n",
+            repo().join("slo-specs").display(),
+            free_port(),
         ),
     )
     .unwrap();
@@ -402,6 +404,15 @@ async fn the_daemon_flushes_evaluation_spans_after_sigterm() {
         read_log()
     );
     assert!(spans.iter().all(|(service, _)| service == "burnwatch"));
+    // The live source (a Prometheus nobody listens for: its reads fail, as no_data) traced
+    // its polls and their calls.
+    for name in ["source.poll", "prometheus.query_range"] {
+        assert!(
+            spans.iter().any(|(_, s)| s.name == name),
+            "no {name} span: {:?}",
+            spans.iter().map(|(_, s)| &s.name).collect::<Vec<_>>()
+        );
+    }
 }
 
 /// Kills the daemon if the test fails before it stops it.
