@@ -101,13 +101,20 @@ pub fn build(from: DateTime<Utc>, to: DateTime<Utc>, inputs: Inputs, api_base: &
             _ => None,
         }
         .filter(|s| !s.is_empty());
+        // Probe alerts are stored under `probe:<target>` (see pipeline::probes::alert).
+        let subject = match t.slo_id.strip_prefix("probe:") {
+            Some(target) => format!("database probe target `{target}`"),
+            None => format!("SLO `{}`", t.slo_id),
+        };
         let mut text = format!(
-            "{} {} **{}** for SLO `{}`",
+            "{} {} **{}** for {subject}",
             t.severity.to_uppercase(),
             t.state,
             t.alert,
-            t.slo_id
         );
+        if let Some(c) = t.detail.get("classification").and_then(|v| v.as_str()) {
+            text.push_str(&format!(" ({c})"));
+        }
         if let Some(b) = burn {
             text.push_str(&format!(" (burn rates: {b})"));
         }
@@ -305,15 +312,26 @@ mod tests {
     #[test]
     fn orders_events_and_keeps_only_probe_changes() {
         let inputs = Inputs {
-            transitions: vec![AlertTransition {
-                ts: at(3),
-                slo_id: "mass-spec-api-availability".into(),
-                alert: "MassSpecAPIAvailability".into(),
-                severity: "page".into(),
-                state: "firing".into(),
-                detail: serde_json::json!({"burn_rates": {"5m": 1000.0, "1h": 250.0},
-                    "runbook_url": "runbooks/api-availability.md"}),
-            }],
+            transitions: vec![
+                AlertTransition {
+                    ts: at(3),
+                    slo_id: "mass-spec-api-availability".into(),
+                    alert: "MassSpecAPIAvailability".into(),
+                    severity: "page".into(),
+                    state: "firing".into(),
+                    detail: serde_json::json!({"burn_rates": {"5m": 1000.0, "1h": 250.0},
+                        "runbook_url": "runbooks/api-availability.md"}),
+                },
+                AlertTransition {
+                    ts: at(5),
+                    slo_id: "probe:mass-spec-rds".into(),
+                    alert: "DatabaseConnectivity".into(),
+                    severity: "page".into(),
+                    state: "firing".into(),
+                    detail: serde_json::json!({"classification": "auth_failed",
+                        "runbook_url": "runbooks/db-connectivity.md#auth-failed"}),
+                },
+            ],
             probes_before: vec![probe("01A", 0, Classification::Healthy)],
             probes: vec![
                 probe("01B", 1, Classification::Healthy),
@@ -363,6 +381,7 @@ mod tests {
                 ("probe", Some("01C")),
                 ("rds_event", None),
                 ("alert", None),
+                ("alert", None),
                 ("probe", Some("01E")),
             ]
         );
@@ -373,6 +392,10 @@ mod tests {
         let md = t.to_markdown();
         assert!(md.contains("| 2026-11-20T10:02:00Z | probe | probe `mass-spec-rds`: **auth_failed**, failed step `auth` (run `01C`, runbook runbooks/db-connectivity.md#auth-failed)"), "{md}");
         assert!(md.contains("PAGE firing **MassSpecAPIAvailability** for SLO `mass-spec-api-availability` (burn rates: 1h 250.0x, 5m 1000.0x)"), "{md}");
+        assert!(
+            md.contains("PAGE firing **DatabaseConnectivity** for database probe target `mass-spec-rds` (auth_failed)"),
+            "{md}"
+        );
         assert!(
             md.contains("| `mass-spec-api-availability` | 90.0% | 75.0% | 15.0% |"),
             "{md}"
