@@ -156,6 +156,9 @@ pub struct Histories {
 pub struct StatusBoard {
     current: Arc<RwLock<Arc<Status>>>,
     histories: Arc<RwLock<Arc<Histories>>>,
+    /// Database probe alerts that are pending or firing, by target (published by each
+    /// probe task after its run, so `/api/v1/alerts` lists them next to SLO alerts).
+    probe_alerts: Arc<RwLock<BTreeMap<String, AlertSnapshot>>>,
 }
 
 impl StatusBoard {
@@ -173,6 +176,23 @@ impl StatusBoard {
     /// The current status (a cheap clone of an `Arc`).
     pub fn current(&self) -> Arc<Status> {
         self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Set (or clear, with `None`) the pending or firing alert of probe `target`.
+    pub fn publish_probe_alert(&self, target: &str, alert: Option<AlertSnapshot>) {
+        let mut guard = self.probe_alerts.write().unwrap_or_else(|p| p.into_inner());
+        match alert {
+            Some(a) => guard.insert(target.to_string(), a),
+            None => guard.remove(target),
+        };
+    }
+
+    /// The pending or firing probe alerts, by target.
+    pub fn probe_alerts(&self) -> BTreeMap<String, AlertSnapshot> {
+        self.probe_alerts
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()

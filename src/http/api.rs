@@ -138,7 +138,8 @@ pub async fn slo(State(state): State<AppState>, Path(id): Path<String>) -> Respo
     }
 }
 
-/// `GET /api/v1/alerts`: alerts that are firing or pending, most recent first.
+/// `GET /api/v1/alerts`: SLO and database probe alerts that are firing or pending, most
+/// recent first.
 pub async fn alerts(State(state): State<AppState>) -> Json<serde_json::Value> {
     let status = state.board.current();
     let mut out: Vec<AlertBody> = status
@@ -151,6 +152,10 @@ pub async fn alerts(State(state): State<AppState>) -> Json<serde_json::Value> {
                 .map(|a| alert_body(&s.id, a))
         })
         .collect();
+    // Database probe alerts, under the id their history uses (`probe:<target>`).
+    for (target, a) in state.board.probe_alerts() {
+        out.push(alert_body(&format!("probe:{target}"), &a));
+    }
     out.sort_by(|a, b| b.fired_at.cmp(&a.fired_at));
     Json(serde_json::json!({
         "evaluated_at": status.evaluated_at.map(ts),

@@ -353,7 +353,7 @@ mod sns {
 
     #[tokio::test]
     async fn standard_topic_gets_subject_attributes_and_a_truncated_large_body() {
-        let moto = service("BURNWATCH_TEST_MOTO_URL");
+        let moto = service("BURNWATCH_TEST_MOTO_SNS_URL");
         let client = sns_client(&moto).await;
         let name = unique_slo("sns-std");
         let arn = client
@@ -432,7 +432,7 @@ mod sns {
 
     #[tokio::test]
     async fn fifo_topic_keeps_the_resolve_and_drops_a_redelivered_page() {
-        let moto = service("BURNWATCH_TEST_MOTO_URL");
+        let moto = service("BURNWATCH_TEST_MOTO_SNS_URL");
         let client = sns_client(&moto).await;
         let name = unique_slo("sns-fifo");
         let arn = client

@@ -130,6 +130,16 @@ async fn a_failing_database_pages_once_across_a_restart_and_resolves_when_fixed(
         format!("{}/api/v1/probes/{id}", bw.url)
     );
     let starts_at = page["startsAt"].clone();
+    // The on-call's own view lists it next to the SLO alerts.
+    let ours = get_json(&format!("{}/api/v1/alerts", bw.url))
+        .await
+        .expect("/api/v1/alerts");
+    let listed = ours["alerts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["slo_id"] == format!("probe:{TARGET}")))
+        .unwrap_or_else(|| panic!("probe alert missing from /api/v1/alerts: {ours}"));
+    assert_eq!(listed["state"], "firing", "{listed}");
+    assert_eq!(listed["annotations"]["runbook_url"], runbook);
 
     // 2. Restart against a closed port: the same alert (no second page), now saying
     //    tcp_refused with that runbook section.
@@ -178,6 +188,13 @@ async fn a_failing_database_pages_once_across_a_restart_and_resolves_when_fixed(
     .await;
     let latest = runs(&bw.url).await;
     assert_eq!(latest[0]["classification"], "healthy", "{}", latest[0]);
+    let ours = get_json(&format!("{}/api/v1/alerts", bw.url))
+        .await
+        .expect("/api/v1/alerts");
+    assert!(
+        !ours.to_string().contains(&format!("probe:{TARGET}")),
+        "a resolved probe alert is no longer listed: {ours}"
+    );
     let metrics = reqwest::get(format!("{}/metrics", bw.url))
         .await
         .unwrap()

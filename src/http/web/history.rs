@@ -2,6 +2,7 @@
 //! `/probes`, `/probes/{id}` (database probe runs with their steps and runbook links).
 //! Pure rendering from the status board and the history store's records.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -49,29 +50,39 @@ pub fn transitions_table(transitions: &[AlertTransition], with_slo: bool) -> Str
 /// `/alerts`: alerts firing now, then the transitions since `since`.
 pub fn alerts_page(
     status: &Status,
+    probe_alerts: &BTreeMap<String, AlertSnapshot>,
     transitions: &[AlertTransition],
     since: DateTime<Utc>,
 ) -> String {
     let mut body = String::from("<h1>Alerts</h1>\n<section>\n<h2>Firing now</h2>\n");
-    let mut firing: Vec<(&str, &AlertSnapshot)> = status
+    // (link, what, alert): SLO alerts link to their SLO, probe alerts to the failing run.
+    let mut firing: Vec<(String, String, &AlertSnapshot)> = status
         .slos
         .iter()
         .flat_map(|s| s.alerts.iter().map(move |a| (s.id.as_str(), a)))
         .filter(|(_, a)| a.status != AlertStatus::Inactive)
+        .map(|(slo, a)| (format!("/slo/{}", seg(slo)), slo.to_string(), a))
         .collect();
-    firing.sort_by_key(|(_, a)| std::cmp::Reverse(a.fired_at));
-    if status.evaluated_at.is_none() {
+    for (target, a) in probe_alerts {
+        let link = a.annotations.get("probe_id").map_or_else(
+            || "/probes".to_string(),
+            |id| format!("/probes/{}", seg(id)),
+        );
+        firing.push((link, format!("probe {target}"), a));
+    }
+    firing.sort_by_key(|(_, _, a)| std::cmp::Reverse(a.fired_at));
+    if status.evaluated_at.is_none() && firing.is_empty() {
         body.push_str("<p class=\"notice\">No evaluation has run yet.</p>\n");
     } else if firing.is_empty() {
         body.push_str("<p class=\"muted\">Nothing is firing.</p>\n");
     } else {
         let rows: Vec<String> = firing
             .iter()
-            .map(|(slo, a)| {
+            .map(|(link, what, a)| {
                 format!(
-                    "<tr class=\"firing\"><td><a href=\"/slo/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&seg(slo)),
-                    esc(slo),
+                    "<tr class=\"firing\"><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(link),
+                    esc(what),
                     badge(a.status.as_str()),
                     esc(&a.severity),
                     esc(&a.name),
@@ -82,7 +93,14 @@ pub fn alerts_page(
             .collect();
         body.push_str(&table(
             "firing",
-            &["SLO", "State", "Severity", "Alert", "Since", "Runbook"],
+            &[
+                "SLO or probe",
+                "State",
+                "Severity",
+                "Alert",
+                "Since",
+                "Runbook",
+            ],
             &rows,
         ));
     }

@@ -170,7 +170,12 @@ async fn alerts(State(state): State<AppState>) -> Response {
     {
         Ok(transitions) => html(
             StatusCode::OK,
-            history::alerts_page(&state.board.current(), &transitions, since),
+            history::alerts_page(
+                &state.board.current(),
+                &state.board.probe_alerts(),
+                &transitions,
+                since,
+            ),
         ),
         Err(r) => r,
     }

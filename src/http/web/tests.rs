@@ -200,7 +200,24 @@ fn hostile_spec_text_and_probe_details_are_escaped_everywhere() {
     let pages = [
         slos::list_page(&st),
         slos::slo_page(&s, st.evaluated_at, None, std::slice::from_ref(&transition)),
-        history::alerts_page(&st, std::slice::from_ref(&transition), Utc::now()),
+        history::alerts_page(
+            &st,
+            &std::collections::BTreeMap::from([(
+                HOSTILE.to_string(),
+                crate::status::AlertSnapshot {
+                    name: "DatabaseConnectivity".into(),
+                    severity: "page".into(),
+                    status: crate::status::AlertStatus::Firing,
+                    fired_at: Some(Utc::now()),
+                    resolved_at: None,
+                    labels: Default::default(),
+                    annotations: [("probe_id".to_string(), HOSTILE.to_string())].into(),
+                    burn_rates: Default::default(),
+                },
+            )]),
+            std::slice::from_ref(&transition),
+            Utc::now(),
+        ),
         history::probes_page(std::slice::from_ref(&run), Utc::now()),
         history::probe_page(&run),
     ];

@@ -33,6 +33,7 @@ use crate::notify::{Notification, State};
 use crate::probe::db::schedule::ProbeAlertConfig;
 use crate::probe::{Classification, ProbeRun, StepName};
 use crate::spec::Labels;
+use crate::status::{AlertSnapshot, AlertStatus};
 
 /// `alertname` of every probe alert.
 pub const ALERT_NAME: &str = "DatabaseConnectivity";
@@ -259,6 +260,36 @@ impl ProbeAlertState {
             ends_at: ts(delivery.ends_at),
             generator_url: probe_url,
             repeat,
+        })
+    }
+
+    /// What `/api/v1/alerts` shows for `target`: `pending` while failures count up to the
+    /// threshold, `firing` once fired, nothing when healthy or resolved.
+    pub fn snapshot(&self, target: &str, config: &Config) -> Option<AlertSnapshot> {
+        let status = match self.alert.state {
+            AlertState::Firing => AlertStatus::Firing,
+            _ if self.failures > 0 && self.failure.is_some() => AlertStatus::Pending,
+            _ => return None,
+        };
+        let fired_at = self
+            .alert
+            .fired_at
+            .filter(|_| status == AlertStatus::Firing);
+        let delivery = Delivery {
+            starts_at: fired_at.unwrap_or_default(),
+            ends_at: self.alert.valid_until.unwrap_or_default(),
+            resolved: false,
+        };
+        let n = self.notification(target, delivery, false, config)?;
+        Some(AlertSnapshot {
+            name: ALERT_NAME.into(),
+            severity: self.severity().into(),
+            status,
+            fired_at: fired_at.map(ts),
+            resolved_at: None,
+            labels: n.labels,
+            annotations: n.annotations,
+            burn_rates: Default::default(),
         })
     }
 

@@ -65,6 +65,9 @@ pub async fn run(targets: Vec<ProbeTarget>, ctx: EvalContext) {
             let value = serde_json::to_value(&fresh).unwrap_or_default();
             (fresh, value)
         });
+        // A restored firing alert is visible before the first run.
+        ctx.board
+            .publish_probe_alert(&target.name, state.0.snapshot(&target.name, &ctx.config));
         tracing::info!(
             target = %target.name,
             interval = %target.schedule.interval,
@@ -303,6 +306,8 @@ async fn alert_on(
         .into_iter()
         .collect();
     ctx.commit(commit, &notifications, now).await?;
+    ctx.board
+        .publish_probe_alert(name, next.snapshot(name, &ctx.config));
     *state = next;
     *persisted = value;
     Ok(())
