@@ -8,11 +8,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use aws_sdk_batch::types::JobStatus;
 use burnwatch::source::align_down;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::procs::{Burnwatch, eventually, free_port};
 use crate::sources::prometheus::start_prometheus;
+use crate::sources::stepfunctions_batch_rds::{batch_queue, count, submit};
 use crate::sources::{moto, put, unique};
 use crate::support::{burnwatch, service};
 
@@ -100,7 +102,13 @@ fn django_series(now: DateTime<Utc>) -> String {
     om
 }
 
-fn write_config(dir: &Path, moto_url: &str, prom_url: &str, db: &str) -> std::path::PathBuf {
+fn write_config(
+    dir: &Path,
+    moto_url: &str,
+    prom_url: &str,
+    db: &str,
+    queue: &str,
+) -> std::path::PathBuf {
     let file = dir.join("burnwatch.yaml");
     std::fs::write(
         &file,
@@ -109,7 +117,8 @@ fn write_config(dir: &Path, moto_url: &str, prom_url: &str, db: &str) -> std::pa
              sources:\n\
              \x20 cloudwatch: {{endpoint_url: '{moto_url}', region: us-east-1, backfill: 3h, delay: 1m, timeout: 20s}}\n\
              \x20 prometheus: {{url: '{prom_url}', backfill: 3h}}\n\
-             \x20 rds: {{endpoint_url: '{moto_url}', region: us-east-1, instances: [{db}], timeout: 20s}}\n"
+             \x20 rds: {{endpoint_url: '{moto_url}', region: us-east-1, instances: [{db}], timeout: 20s}}\n\
+             \x20 batch: {{endpoint_url: '{moto_url}', region: us-east-1, health_queues: [{queue}], timeout: 20s}}\n"
         ),
     )
     .unwrap();
@@ -151,10 +160,18 @@ async fn live_sources_backfill_page_export_and_record_a_replayable_incident() {
         .await
         .expect("CreateDBInstance");
     let prom = start_prometheus(&django_series(now)).await;
+    // A Batch queue whose three jobs succeeded (moto runs them without Docker).
+    let (queue, jd) = batch_queue(&c, &moto_url).await;
+    submit(&c, &queue, &jd, 3).await;
+    eventually(Duration::from_secs(30), "the jobs succeeded", || {
+        let (c, queue) = (&c, &queue);
+        async move { (count(c, queue, JobStatus::Succeeded).await == 3).then_some(()) }
+    })
+    .await;
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spec.yaml"), spec(&lb)).unwrap();
-    let config = write_config(dir.path(), &moto_url, &prom.url, &db);
+    let config = write_config(dir.path(), &moto_url, &prom.url, &db, &queue);
     let record = dir.path().join("record.jsonl");
     let record_arg = record.to_str().unwrap();
     let mut bw =
@@ -182,6 +199,8 @@ async fn live_sources_backfill_page_export_and_record_a_replayable_incident() {
         "burnwatch_cloudwatch_metrics_requested_total{source=\"cloudwatch\"}",
         &format!("burnwatch_rds_instance_status{{instance=\"{db}\",status=\"available\"}} 1"),
         &format!("slo:sli_error:ratio_rate1h{{sloth_id=\"{API}\""),
+        &format!("burnwatch_batch_queue_read_ok{{queue=\"{queue}\"}} 1"),
+        &format!("burnwatch_batch_jobs{{queue=\"{queue}\",status=\"SUCCEEDED\"}} 3"),
     ] {
         assert!(metrics.contains(expected), "{expected} missing:\n{metrics}");
     }

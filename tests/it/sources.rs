@@ -8,7 +8,7 @@ mod iam;
 mod mocks;
 mod planner;
 pub mod prometheus;
-mod stepfunctions_batch_rds;
+pub mod stepfunctions_batch_rds;
 
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;

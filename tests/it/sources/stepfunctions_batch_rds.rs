@@ -171,7 +171,7 @@ async fn iam_role(moto_url: &str, name: &str) -> String {
 
 /// A queue with an unmanaged compute environment and a job definition; returns
 /// (queue name, job definition ARN).
-async fn batch_queue(c: &Clients, moto_url: &str) -> (String, String) {
+pub async fn batch_queue(c: &Clients, moto_url: &str) -> (String, String) {
     let role = iam_role(moto_url, &unique("batch-role")).await;
     let ce = c
         .batch
@@ -231,7 +231,7 @@ async fn batch_queue(c: &Clients, moto_url: &str) -> (String, String) {
     )
 }
 
-async fn submit(c: &Clients, queue: &str, jd: &str, n: usize) -> Vec<String> {
+pub async fn submit(c: &Clients, queue: &str, jd: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         let out = c
@@ -248,7 +248,7 @@ async fn submit(c: &Clients, queue: &str, jd: &str, n: usize) -> Vec<String> {
     ids
 }
 
-async fn count(c: &Clients, queue: &str, status: JobStatus) -> usize {
+pub async fn count(c: &Clients, queue: &str, status: JobStatus) -> usize {
     c.batch
         .list_jobs()
         .job_queue(queue)
