@@ -161,13 +161,19 @@ impl ProbeAlertState {
             self.failure = None;
             self.recovered_by = None;
         }
-        // A first send (new firing, or a resolve not yet sent) is not a repeat.
-        let first = match (self.alert.resolved_at, self.alert.last_sent_at) {
-            (_, None) => true,
-            (Some(resolved), Some(sent)) => resolved > sent,
-            (None, Some(_)) => false,
-        };
-        let due = self.alert.needs_sending(now, resend_secs) || reclassified.is_some();
+        // A first send (new firing, or a resolve not yet sent) is not a repeat. A resolve
+        // observed now is always due: timestamps are whole seconds, and a probe can resolve
+        // in the same second its firing message went out (a restart between two runs),
+        // where "resolved after the last send" cannot tell.
+        let just_resolved = change == Some(Change::Resolved);
+        let first = just_resolved
+            || match (self.alert.resolved_at, self.alert.last_sent_at) {
+                (_, None) => true,
+                (Some(resolved), Some(sent)) => resolved > sent,
+                (None, Some(_)) => false,
+            };
+        let due =
+            just_resolved || self.alert.needs_sending(now, resend_secs) || reclassified.is_some();
         let delivery = if due {
             self.alert
                 .mark_sent(now, interval_secs.max(1), resend_secs)
@@ -442,6 +448,22 @@ mod tests {
         let (_, o) = step(&mut s, &mut at, "ok", OK);
         assert_eq!(o.delivery, None);
         assert_eq!(s, ProbeAlertState::default(), "forgotten after retention");
+    }
+
+    /// A restart between two runs can put the firing send and the resolve in the same
+    /// second; the resolve must still go out, once.
+    #[test]
+    fn a_resolve_in_the_second_of_the_last_send_is_still_sent_once() {
+        let mut s = ProbeAlertState::default();
+        let once = ProbeAlertConfig { after: 1, ..CFG };
+        let o = s.observe(&run("a", AUTH), 100, &once, 1, 60);
+        assert_eq!(o.change, Some(Change::Fired));
+        let o = s.observe(&run("b", OK), 100, &once, 1, 60);
+        assert_eq!(o.change, Some(Change::Resolved));
+        let (d, repeat) = o.delivery.expect("the resolve is sent");
+        assert!(d.resolved && !repeat);
+        let o = s.observe(&run("c", OK), 100, &once, 1, 60);
+        assert_eq!(o.delivery, None, "and not again within the resend delay");
     }
 
     #[test]
