@@ -102,9 +102,17 @@ fn with_traces_path(from: &str, base: &str) -> Result<String, String> {
 
 /// An absolute http(s) URL with a host, or an error that shows a good one.
 fn check_url(from: &str, value: &str) -> Result<(), String> {
+    // Never echo credentials someone put in the URL (`https://user:token@collector`).
+    let shown = match value.rsplit_once('@') {
+        Some((before, after)) if before.contains("://") => {
+            let scheme = before.split("://").next().unwrap_or_default();
+            format!("{scheme}://<redacted>@{after}")
+        }
+        _ => value.to_string(),
+    };
     let bad = |why: String| {
         format!(
-            "{from}: {value:?} is not a collector URL such as http://otel-collector:4318 ({why})"
+            "{from}: {shown:?} is not a collector URL such as http://otel-collector:4318 ({why})"
         )
     };
     let url = reqwest::Url::parse(value.trim()).map_err(|e| bad(e.to_string()))?;

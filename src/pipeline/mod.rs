@@ -168,6 +168,14 @@ impl Pipeline {
         let restored = evaluator.restore_alerts(&saved);
         tracing::info!(restored, "alert states restored");
 
+        // Probes first: they need no backfill, and a restored firing probe alert keeps
+        // being re-sent while a long source backfill runs. Started even without targets,
+        // so a firing alert of a target removed from the configuration is resolved.
+        if self.probe_task.is_none() {
+            tracing::info!(targets = self.probes.len(), "database probes scheduled");
+            self.probe_task = Some(tokio::spawn(probes::run(self.probes.clone(), ctx.clone())));
+        }
+
         // Sources.
         let now = Utc::now().timestamp();
         if let Some(r) = &cfg.sources.replay {
@@ -225,10 +233,6 @@ impl Pipeline {
                 "no configured source feeds this SLO: it will report no_data (and raise its \
                  SLODataMissing ticket) until one does"
             );
-        }
-        if self.probe_task.is_none() && !self.probes.is_empty() {
-            tracing::info!(targets = self.probes.len(), "database probes scheduled");
-            self.probe_task = Some(tokio::spawn(probes::run(self.probes.clone(), ctx.clone())));
         }
         self.slos = slos;
         self.kinds = kinds;

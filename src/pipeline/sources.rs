@@ -37,7 +37,7 @@ use crate::spec::plugins::PluginSli;
 use crate::spec::{Duration, Slo};
 use crate::store::Store;
 use crate::telemetry::{BadDataLabels, Telemetry};
-use crate::window::Counts;
+use crate::window::{self, Counts};
 
 use super::feed::{Fed, counts};
 
@@ -335,6 +335,10 @@ impl EventSink for Ingest<'_> {
             let Some(slo) = self.evaluator.slo_index(&c.slo_id) else {
                 continue;
             };
+            // A raw SLI's minute without a sample has no data, not a zero ratio.
+            if self.evaluator.slo(slo).def.raw {
+                continue;
+            }
             for m in c.from.timestamp().div_euclid(60)..c.to.timestamp().div_euclid(60) {
                 rows.insert((m, slo), Counts::default());
             }
@@ -343,7 +347,16 @@ impl EventSink for Ingest<'_> {
             let Some(slo) = self.evaluator.slo_index(&e.slo_id) else {
                 continue;
             };
-            match counts(e) {
+            // Raw SLIs arrive as one sample (good = 1 − ratio of 1): stored as a ratio in
+            // fixed point like `replay` stores them, never rounded to 0 or 1.
+            let parsed = if self.evaluator.slo(slo).def.raw {
+                (e.total > 0.0 && e.good.is_finite())
+                    .then(|| (1.0 - e.good / e.total).clamp(0.0, 1.0))
+                    .and_then(|r| window::ratio_counts(r).ok())
+            } else {
+                counts(e)
+            };
+            match parsed {
                 Some(c) => {
                     rows.insert((e.bucket_start.timestamp().div_euclid(60), slo), c);
                 }

@@ -202,8 +202,9 @@ fn bucket(
                 format!("SLO {slo_id:?} has an events SLI: record \"good\" and \"total\"")
             }));
         }
-        // A later line for the same minute replaces an earlier one: a recording holds the
-        // daemon's re-reads of recent minutes (late data), each the whole minute's value.
+        // A later line for the same minute replaces an earlier one, for events and raw
+        // samples alike: a recording holds the daemon's re-reads of recent minutes (late
+        // data), each the whole minute's value, and the daemon keeps one value per minute.
         minutes.insert((ts.div_euclid(60), slo), counts);
     }
     Ok(minutes)

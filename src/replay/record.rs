@@ -6,7 +6,8 @@
 //!   events of the minute starting at `ts` (floored to the minute; a later line for the
 //!   same minute replaces an earlier one, as a re-read does in the daemon);
 //! - a raw-SLI sample (burnwatch extension): `{"ts":"…","slo_id":"…","error_ratio":0.01}`,
-//!   averaged with the other samples of its windows as Sloth averages raw ratios;
+//!   the minute's sample (a later line for the minute replaces it), averaged with the
+//!   other minutes of its windows as Sloth averages raw ratios;
 //! - a CloudWatch datapoint, exactly as GetMetricData returns it after flattening:
 //!   `{"ts":"…","namespace":"AWS/ApplicationELB","metric":"RequestCount",
 //!   "dimensions":{"LoadBalancer":"app/…"},"stat":"Sum","period":60,"value":1200}`.

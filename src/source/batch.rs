@@ -359,7 +359,7 @@ impl BatchSource {
                 },
             };
             if let Some(r) = &self.recorder {
-                r.events(&batch.events);
+                r.batch(&batch, &|_| false);
                 r.flush();
             }
             sink.accept(batch);

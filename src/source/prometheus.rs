@@ -392,7 +392,11 @@ impl PrometheusSource {
                     }
                 };
                 if let Some(r) = &self.recorder {
-                    r.events(&batch.events);
+                    r.batch(&batch, &|id| {
+                        self.slis
+                            .iter()
+                            .any(|(s, sli)| s == id && matches!(sli, PromSli::Raw { .. }))
+                    });
                 }
                 sink.accept(batch);
             }

@@ -71,6 +71,18 @@ pub struct EventLine {
     pub total: f64,
 }
 
+/// One recorded raw-SLI sample (a PromQL `raw` error ratio).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatioLine {
+    /// Bucket start.
+    pub ts: DateTime<Utc>,
+    /// The SLO.
+    pub slo_id: String,
+    /// Error ratio in `[0, 1]`.
+    pub error_ratio: f64,
+}
+
 /// A line of a record file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -79,6 +91,8 @@ pub enum RecordLine {
     Datapoint(Datapoint),
     /// SLO events.
     Events(EventLine),
+    /// A raw-SLI sample.
+    Ratio(RatioLine),
 }
 
 mod finite_or_null {
@@ -159,16 +173,61 @@ impl Recorder {
         }));
     }
 
-    /// Append SLO events (one-minute buckets).
-    pub fn events(&self, events: &[SloEvents]) {
-        self.write(events.iter().map(|e| {
-            RecordLine::Events(EventLine {
-                ts: e.bucket_start,
-                slo_id: e.slo_id.clone(),
-                good: e.good,
-                total: e.total,
+    /// Append what a source delivered, so that it replays as the daemon saw it: events
+    /// as event lines, samples of the `raw` SLOs as `error_ratio` lines, and every covered
+    /// bucket without an event as a zero line (it had no events; a bucket outside any
+    /// coverage stays absent, which replays as "no datapoint", as a failed read did live).
+    pub fn batch(&self, batch: &SourceBatch, raw: &dyn Fn(&str) -> bool) {
+        let mut lines: Vec<(DateTime<Utc>, RecordLine)> = batch
+            .events
+            .iter()
+            .map(|e| {
+                let line = if raw(&e.slo_id) {
+                    RecordLine::Ratio(RatioLine {
+                        ts: e.bucket_start,
+                        slo_id: e.slo_id.clone(),
+                        error_ratio: if e.total > 0.0 {
+                            (1.0 - e.good / e.total).clamp(0.0, 1.0)
+                        } else {
+                            0.0
+                        },
+                    })
+                } else {
+                    RecordLine::Events(EventLine {
+                        ts: e.bucket_start,
+                        slo_id: e.slo_id.clone(),
+                        good: e.good,
+                        total: e.total,
+                    })
+                };
+                (e.bucket_start, line)
             })
-        }));
+            .collect();
+        let with_events: std::collections::HashSet<(&str, DateTime<Utc>)> = batch
+            .events
+            .iter()
+            .map(|e| (e.slo_id.as_str(), e.bucket_start))
+            .collect();
+        for c in batch.covered.iter().filter(|c| !raw(&c.slo_id)) {
+            let step = chrono::TimeDelta::seconds(i64::from(c.bucket_secs.max(60)));
+            let mut t = c.from;
+            while t < c.to {
+                if !with_events.contains(&(c.slo_id.as_str(), t)) {
+                    lines.push((
+                        t,
+                        RecordLine::Events(EventLine {
+                            ts: t,
+                            slo_id: c.slo_id.clone(),
+                            good: 0.0,
+                            total: 0.0,
+                        }),
+                    ));
+                }
+                t += step;
+            }
+        }
+        lines.sort_by_key(|(t, _)| *t);
+        self.write(lines.into_iter().map(|(_, l)| l));
     }
 
     /// Flush buffered lines to the file.
@@ -262,6 +321,12 @@ pub fn replay_batch(slos: &[Slo], lines: &[RecordLine]) -> SourceBatch {
         match line {
             RecordLine::Datapoint(d) => datapoints.push(d.clone()),
             RecordLine::Events(e) => events.push(e.clone()),
+            RecordLine::Ratio(r) => events.push(EventLine {
+                ts: r.ts,
+                slo_id: r.slo_id.clone(),
+                good: 1.0 - r.error_ratio,
+                total: 1.0,
+            }),
         }
     }
     let mut batch = events_from_datapoints(slos, &datapoints);

@@ -303,10 +303,12 @@ fn prometheus(
         (None, None) => {}
     }
     if let Some(b) = m.duration("bucket", diags) {
-        if b.as_millis() % 1000 != 0 {
+        // The window store keeps one value per minute: a shorter bucket would overwrite
+        // its own earlier half-minute.
+        if b.as_millis() % 60_000 != 0 {
             diags.error(
                 m.pos_of("bucket"),
-                "`bucket` must be a whole number of seconds",
+                format!("`bucket` must be a whole number of minutes (1m, 2m, 5m), found {b}"),
             );
         }
         s.bucket = b;
@@ -387,7 +389,7 @@ mod tests {
   stepfunctions: {lookback: 2d}
   batch: {health_queues: [analysis-spot, analysis-od], stuck_after: 45m}
   rds: {instances: [mass-spec-db], interval: 2m}
-  prometheus: {url: 'http://127.0.0.1:9090', bearer_token_env: PROM_TOKEN, bucket: 30s}
+  prometheus: {url: 'http://127.0.0.1:9090', bearer_token_env: PROM_TOKEN, bucket: 2m}
 ";
         let s = parse(Path::new("burnwatch.yaml"), &sections(yaml), &env).unwrap();
         let cw = s.cloudwatch.unwrap();
@@ -411,7 +413,7 @@ mod tests {
         assert_eq!(s.rds_interval, Duration::from_mins(2));
         let p = s.prometheus.unwrap();
         assert_eq!(p.auth, PromAuth::Bearer("s3cret".into()));
-        assert_eq!(p.bucket, Duration::from_secs(30));
+        assert_eq!(p.bucket, Duration::from_mins(2));
     }
 
     #[test]
@@ -432,6 +434,12 @@ mod tests {
             errors("sources:\n  prometheus: {url: 'http://p:9090', bearer_token_env: NOPE}\n"),
             [
                 "burnwatch.yaml:2:56: environment variable NOPE (bearer_token_env) is not set or empty"
+            ]
+        );
+        assert_eq!(
+            errors("sources:\n  prometheus: {url: 'http://p:9090', bucket: 30s}\n"),
+            [
+                "burnwatch.yaml:2:46: `bucket` must be a whole number of minutes (1m, 2m, 5m), found 30s"
             ]
         );
         assert_eq!(

@@ -246,7 +246,7 @@ impl StepFunctionsLatencySource {
                 },
             };
             if let Some(r) = &self.recorder {
-                r.events(&batch.events);
+                r.batch(&batch, &|_| false);
                 r.flush();
             }
             sink.accept(batch);

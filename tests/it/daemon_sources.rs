@@ -21,6 +21,7 @@ use crate::support::{burnwatch, service};
 const ALB: &str = "AWS/ApplicationELB";
 const API: &str = "it-api-availability";
 const WEB: &str = "it-web-availability";
+const RAW: &str = "it-web-availability-raw";
 
 fn spec(lb: &str) -> String {
     format!(
@@ -46,6 +47,15 @@ slos:
         total_query: sum(rate(django_http_responses_total_by_status_total{{job="it-web"}}[{{{{.window}}}}]))
     alerting:
       name: ItWebAvailability
+      page_alert: {{}}
+      ticket_alert: {{}}
+  - name: web-availability-raw
+    objective: 99.5
+    sli:
+      raw:
+        error_ratio_query: sum(rate(django_http_responses_total_by_status_total{{job="it-web",status=~"5.."}}[{{{{.window}}}}])) / sum(rate(django_http_responses_total_by_status_total{{job="it-web"}}[{{{{.window}}}}]))
+    alerting:
+      name: ItWebAvailabilityRaw
       page_alert: {{}}
       ticket_alert: {{}}
 "#
@@ -177,15 +187,18 @@ async fn live_sources_backfill_page_export_and_record_a_replayable_incident() {
     let mut bw =
         Burnwatch::start_with(&config, free_port(), dir.path(), &["--record", record_arg]).await;
 
-    let pages = eventually(Duration::from_secs(90), "both pages firing", || {
+    let pages = eventually(Duration::from_secs(90), "the three pages firing", || {
         let url = bw.url.clone();
         async move {
             let p = firing_pages(&url).await;
-            (p.contains(&API.to_string()) && p.contains(&WEB.to_string())).then_some(p)
+            [API, WEB, RAW]
+                .iter()
+                .all(|s| p.contains(&s.to_string()))
+                .then_some(p)
         }
     })
     .await;
-    assert_eq!(pages.len(), 2, "{pages:?}\n{}", bw.log());
+    assert_eq!(pages.len(), 3, "{pages:?}\n{}", bw.log());
 
     let metrics = reqwest::get(format!("{}/metrics", bw.url))
         .await
@@ -220,6 +233,25 @@ async fn live_sources_backfill_page_export_and_record_a_replayable_incident() {
         "1h error ratio {ratio} (expected about (40×100 + 18×1) / 58,000)"
     );
 
+    // The raw SLI (the same ratio as one PromQL expression) agrees with the events SLI:
+    // its per-minute samples are kept as ratios, never rounded to 0 or 1.
+    let ratio_1h = |slo: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("slo:sli_error:ratio_rate1h{")
+                    && l.contains(&format!("sloth_id=\"{slo}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("1h ratio of {slo}"))
+    };
+    let (events, raw) = (ratio_1h(WEB), ratio_1h(RAW));
+    assert!(
+        events > 0.05 && (raw - events).abs() < 0.2 * events,
+        "raw 1h ratio {raw} vs events {events}"
+    );
+
     bw.signal("TERM");
     assert!(
         bw.wait(Duration::from_secs(30)).await.success(),
@@ -237,6 +269,12 @@ async fn live_sources_backfill_page_export_and_record_a_replayable_incident() {
         recorded.contains(&format!("\"slo_id\":\"{WEB}\"")),
         "PromQL SLO events recorded"
     );
+    assert!(
+        recorded
+            .lines()
+            .any(|l| l.contains(&format!("\"slo_id\":\"{RAW}\"")) && l.contains("error_ratio")),
+        "raw SLI samples recorded as error_ratio lines"
+    );
 
     // The recording replays to the same pages through the same plugin code.
     let out = burnwatch()
@@ -252,7 +290,7 @@ async fn live_sources_backfill_page_export_and_record_a_replayable_incident() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for slo in [API, WEB] {
+    for slo in [API, WEB, RAW] {
         assert!(
             stdout
                 .lines()

@@ -20,9 +20,14 @@ pub fn transitions_table(transitions: &[AlertTransition], with_slo: bool) -> Str
         .map(|t| {
             let detail = |k: &str| t.detail.get(k).and_then(|v| v.as_str()).unwrap_or("");
             let slo = if with_slo {
+                // Probe alerts are stored as `probe:<target>`: they link to the runs.
+                let href = match t.slo_id.strip_prefix("probe:") {
+                    Some(_) => "/probes".to_string(),
+                    None => format!("/slo/{}", seg(&t.slo_id)),
+                };
                 format!(
-                    "<td><a href=\"/slo/{}\">{}</a></td>",
-                    esc(&seg(&t.slo_id)),
+                    "<td><a href=\"{}\">{}</a></td>",
+                    esc(&href),
                     esc(&t.slo_id)
                 )
             } else {

@@ -269,12 +269,13 @@ impl ProbeAlertState {
         })
     }
 
-    /// What `/api/v1/alerts` shows for `target`: `pending` while failures count up to the
-    /// threshold, `firing` once fired, nothing when healthy or resolved.
+    /// What `/api/v1/alerts` shows for `target`: the alert while it fires, nothing
+    /// otherwise.
     pub fn snapshot(&self, target: &str, config: &Config) -> Option<AlertSnapshot> {
+        // Only a firing alert is listed: while failures count up to `after`, the state
+        // does not keep the streak's run to describe (the runs are on /api/v1/probes).
         let status = match self.alert.state {
             AlertState::Firing => AlertStatus::Firing,
-            _ if self.failures > 0 && self.failure.is_some() => AlertStatus::Pending,
             _ => return None,
         };
         let fired_at = self
