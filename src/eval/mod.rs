@@ -394,6 +394,23 @@ impl Evaluator {
         Ok(())
     }
 
+    /// Store a whole five-minute bucket older than the minute ring holds (minute index /
+    /// 5), replacing it: what a late backfill re-read needs once newer data moved on.
+    /// See [`crate::window::SloWindows::record_coarse`].
+    pub fn ingest_coarse(
+        &mut self,
+        index: SloIndex,
+        bucket: i64,
+        counts: Counts,
+    ) -> Result<(), IngestError> {
+        let entry = self
+            .slos
+            .get_mut(index.0)
+            .ok_or_else(|| IngestError::UnknownSlo(format!("#{}", index.0)))?;
+        entry.windows.record_coarse(bucket, counts)?;
+        Ok(())
+    }
+
     /// Store many minutes at once (what a source's fetch produces), in order. Returns the
     /// position and reason of each batch that was refused; the others are stored.
     /// Faster than one [`Evaluator::ingest_counts`] call per batch with many SLOs, as

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::eval::{Evaluator, SloIndex};
+use crate::eval::{Evaluator, IngestError, SloIndex};
 use crate::source::aws::{self, AwsSettings, Clients};
 use crate::source::batch::{self, BatchSource};
 use crate::source::cloudwatch::CloudWatchSource;
@@ -37,7 +37,7 @@ use crate::spec::plugins::PluginSli;
 use crate::spec::{Duration, Slo};
 use crate::store::Store;
 use crate::telemetry::{BadDataLabels, Telemetry};
-use crate::window::{self, Counts};
+use crate::window::{self, COARSE_MINUTES, Counts};
 
 use super::feed::{Fed, counts};
 
@@ -380,7 +380,99 @@ impl EventSink for Ingest<'_> {
         let rows: Vec<(SloIndex, i64, Counts)> =
             rows.into_iter().map(|((m, slo), c)| (slo, m, c)).collect();
         let refused = self.evaluator.ingest_many(&rows);
-        self.fed.refused += refused.len() as u64;
+        // Minutes older than the minute ring (a failed backfill chunk read again after
+        // newer data arrived) still count in the long windows: whole five-minute buckets
+        // are stored as such. Partial ones cannot be told from what the bucket held.
+        let mut late: BTreeMap<(SloIndex, i64), (u32, Counts)> = BTreeMap::new();
+        let mut lost = 0u64;
+        for (n, e) in &refused {
+            match e {
+                IngestError::TooLate(_) => {
+                    let (slo, minute, c) = rows[*n];
+                    let entry = late
+                        .entry((slo, minute.div_euclid(COARSE_MINUTES)))
+                        .or_default();
+                    entry.0 += 1;
+                    entry.1 = entry.1.plus(c);
+                }
+                _ => lost += 1,
+            }
+        }
+        for ((slo, bucket), (minutes, c)) in late {
+            let whole = i64::from(minutes) == COARSE_MINUTES;
+            if whole && self.evaluator.ingest_coarse(slo, bucket, c).is_ok() {
+                self.fed.buckets += u64::from(minutes);
+            } else {
+                lost += u64::from(minutes);
+            }
+        }
+        self.fed.refused += lost;
         self.fed.buckets += (rows.len() - refused.len()) as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::eval::EvalOptions;
+    use crate::source::{Coverage, SloEvents, from_epoch};
+    use crate::spec::LoadOptions;
+
+    const SLO: &str = "mass-spec-api-availability";
+
+    /// `minutes` one-minute buckets from `from`, `good` of 100 each, covered.
+    fn batch(from: DateTime<Utc>, minutes: i64, good: f64) -> SourceBatch {
+        SourceBatch {
+            events: (0..minutes)
+                .map(|m| SloEvents {
+                    slo_id: SLO.into(),
+                    bucket_start: from + TimeDelta::minutes(m),
+                    bucket_secs: 60,
+                    good,
+                    total: 100.0,
+                })
+                .collect(),
+            covered: vec![Coverage {
+                slo_id: SLO.into(),
+                from,
+                to: from + TimeDelta::minutes(minutes),
+                bucket_secs: 60,
+            }],
+            ..SourceBatch::default()
+        }
+    }
+
+    /// A backfill chunk that failed and is read again after newer data moved the minute
+    /// ring on still counts in the long windows (whole five-minute buckets), instead of
+    /// leaving a hole in the period that would hide its errors.
+    #[test]
+    fn a_late_backfill_chunk_counts_in_the_long_windows() {
+        let specs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("slo-specs");
+        let options = LoadOptions::default();
+        let slos: Vec<Slo> = crate::spec::load_paths(&[specs], &options)
+            .slos()
+            .cloned()
+            .collect();
+        let mut evaluator = Evaluator::new(&slos, &options, EvalOptions::default()).unwrap();
+        let now = from_epoch(1_800_000_000); // a whole hour
+        let mut sink = Ingest::new(&mut evaluator);
+        sink.accept(batch(now - TimeDelta::hours(1), 60, 100.0));
+        // Two days ago, one hour (twelve whole five-minute buckets) with 50 % errors.
+        sink.accept(batch(now - TimeDelta::days(2), 60, 50.0));
+        assert_eq!(
+            (sink.fed.buckets, sink.fed.refused),
+            (120, 0),
+            "the late hour was stored"
+        );
+        evaluator.evaluate(now.timestamp());
+        let view = evaluator.slo(evaluator.slo_index(SLO).unwrap());
+        let period = view
+            .status
+            .windows(view.def)
+            .max_by_key(|w| w.window)
+            .unwrap();
+        assert_eq!((period.errors, period.events), (3000.0, 12_000.0));
     }
 }

@@ -270,6 +270,37 @@ impl SloWindows {
         Ok(())
     }
 
+    /// Store a whole five-minute bucket (`bucket` = minute index / [`COARSE_MINUTES`]) whose
+    /// minutes the minute ring no longer holds, replacing what it held: a backfill chunk
+    /// re-read after it failed, once newer data moved the ring on. Only the long windows
+    /// reach that far back; their sums are rebuilt from the buckets at the next
+    /// [`SloWindows::advance`] (or summed directly until then). Buckets whose minutes are
+    /// still in the minute ring go through [`SloWindows::record`].
+    pub fn record_coarse(&mut self, bucket: i64, counts: Counts) -> Result<(), RecordError> {
+        let first = bucket * COARSE_MINUTES;
+        let Some(cur) = self.cursor else {
+            return self.record(first, counts);
+        };
+        // Some of its minutes are still held: they must be written one by one.
+        let oldest_minute = cur.newest - self.fine.len() as i64 + 1;
+        if first + COARSE_MINUTES > oldest_minute {
+            return Err(RecordError::TooLate {
+                minute: first,
+                oldest: oldest_minute,
+            });
+        }
+        let back = cur.newest_coarse() - bucket;
+        let Some(slot) = slot_back(cur.coarse_slot, back, self.coarse.len()) else {
+            return Err(RecordError::TooLate {
+                minute: first,
+                oldest: (cur.newest_coarse() - self.coarse.len() as i64 + 1) * COARSE_MINUTES,
+            });
+        };
+        self.coarse.set(slot, Some(counts));
+        self.dirty = true;
+        Ok(())
+    }
+
     /// Move the windows' end to minute `end` (exclusive): the evaluation at 10:00 covers
     /// minutes up to 09:59. Minutes that never got a datapoint stay "no datapoint".
     /// Moving backwards is ignored.

@@ -329,3 +329,38 @@ fn raw_ratios_average_like_sloth() {
     assert!(ratio_counts(1.5).is_err());
     assert!(events_counts(5, 3).is_err());
 }
+
+#[test]
+fn a_whole_five_minute_bucket_can_be_written_past_the_minute_ring() {
+    let mut w = SloWindows::new(&[5, 1440]).unwrap();
+    let c = |errors, total| Counts { errors, total };
+    w.record(10_000, c(0, 10)).unwrap();
+    w.advance(10_001);
+    // 600 minutes back: past the minute ring, inside the one-day window.
+    let old = (10_000 - 600) / COARSE_MINUTES;
+    assert!(w.record(old * COARSE_MINUTES, c(1, 1)).is_err());
+    w.record_coarse(old, c(7, 50)).unwrap();
+    assert_eq!(
+        w.sum(1),
+        WindowSum {
+            errors: 7.0,
+            total: 60.0
+        }
+    );
+    // It replaces, as a re-read does.
+    w.record_coarse(old, c(3, 50)).unwrap();
+    w.advance(10_002);
+    assert_eq!(
+        w.sum(1),
+        WindowSum {
+            errors: 3.0,
+            total: 60.0
+        }
+    );
+    // A bucket whose minutes the ring still holds is written minute by minute.
+    assert!(
+        w.record_coarse(10_000 / COARSE_MINUTES - 1, c(1, 1))
+            .is_err()
+    );
+    assert_eq!(w.sum(0).total, 10.0);
+}
