@@ -386,11 +386,7 @@ impl Evaluator {
         minute: i64,
         counts: Counts,
     ) -> Result<(), IngestError> {
-        let entry = self
-            .slos
-            .get_mut(index.0)
-            .ok_or_else(|| IngestError::UnknownSlo(format!("#{}", index.0)))?;
-        entry.windows.record(minute, counts)?;
+        self.windows_mut(index)?.record(minute, counts)?;
         Ok(())
     }
 
@@ -403,12 +399,15 @@ impl Evaluator {
         bucket: i64,
         counts: Counts,
     ) -> Result<(), IngestError> {
-        let entry = self
-            .slos
-            .get_mut(index.0)
-            .ok_or_else(|| IngestError::UnknownSlo(format!("#{}", index.0)))?;
-        entry.windows.record_coarse(bucket, counts)?;
+        self.windows_mut(index)?.record_coarse(bucket, counts)?;
         Ok(())
+    }
+
+    fn windows_mut(&mut self, index: SloIndex) -> Result<&mut SloWindows, IngestError> {
+        self.slos
+            .get_mut(index.0)
+            .map(|e| &mut e.windows)
+            .ok_or_else(|| IngestError::UnknownSlo(format!("#{}", index.0)))
     }
 
     /// Store many minutes at once (what a source's fetch produces), in order. Returns the
