@@ -167,6 +167,26 @@ impl Pipeline {
         }
         let restored = evaluator.restore_alerts(&saved);
         tracing::info!(restored, "alert states restored");
+        // Restored firing alerts due for their re-send go out now, before the backfill:
+        // their last message expires 4 × max(eval_interval, resend_delay) after it was
+        // sent, and a long backfill must not let Alertmanager resolve them meanwhile (the
+        // next send would then page again).
+        let now_dt = Utc::now();
+        let due = due_notifications(
+            &mut evaluator,
+            &slos,
+            now_dt.timestamp(),
+            &cfg.external_url(),
+        );
+        if !due.is_empty() {
+            let (commit, current) = state_changes(&self.persisted, &evaluator, now_dt)?;
+            ctx.commit(commit, &due, now_dt).await?;
+            self.persisted = current;
+            tracing::info!(
+                resent = due.len(),
+                "restored firing alerts re-sent before the backfill"
+            );
+        }
 
         // Probes first: they need no backfill, and a restored firing probe alert keeps
         // being re-sent while a long source backfill runs. Started even without targets,
@@ -271,64 +291,9 @@ impl Pipeline {
         }
         let transitions = evaluator.evaluate(t);
 
-        // What was sent before, to tell first sends from repeats.
-        let before: HashMap<(usize, AlertKind), (Option<i64>, Option<i64>)> = evaluator
-            .slos()
-            .flat_map(|v| {
-                v.alerts.iter().map(move |a| {
-                    (
-                        (v.index.0, v.def.alerts[a.def].kind),
-                        (a.alert.last_sent_at, a.alert.resolved_at),
-                    )
-                })
-            })
-            .collect();
-        let due = evaluator.notifications(t);
         let external_url = ctx.config.external_url();
-        let mut notifications = Vec::new();
-        for n in &due {
-            let (sent, resolved_at) = before.get(&(n.slo.0, n.kind)).copied().unwrap_or_default();
-            let repeat = match sent {
-                None => false,
-                Some(s) => !(n.resolved && resolved_at.is_some_and(|r| r > s)),
-            };
-            let view = evaluator.slo(n.slo);
-            let evidence = view
-                .alerts
-                .iter()
-                .find(|a| view.def.alerts[a.def].kind == n.kind)
-                .map(|a| a.evidence.clone())
-                .unwrap_or_default();
-            if let Some(x) =
-                publish::notification(&self.slos[n.slo.0], n, &evidence, repeat, &external_url)
-            {
-                notifications.push(x);
-            }
-        }
-
-        // Alert states: write what changed, remove what went inactive.
-        let mut commit = EvaluationCommit::default();
-        let mut current: HashMap<(String, String), serde_json::Value> = HashMap::new();
-        for s in evaluator.save_alerts().alerts {
-            let key = (s.slo_id.clone(), alert_key(s.kind).to_string());
-            let value = serde_json::to_value(&s.alert)?;
-            current.insert(key, value);
-        }
-        for (key, value) in &current {
-            if self.persisted.get(key) != Some(value) {
-                commit.states.push(StoredAlertState {
-                    slo_id: key.0.clone(),
-                    alert_key: key.1.clone(),
-                    state: value.clone(),
-                    updated_at: now,
-                });
-            }
-        }
-        for key in self.persisted.keys() {
-            if !current.contains_key(key) {
-                commit.removed.push(key.clone());
-            }
-        }
+        let notifications = due_notifications(evaluator, &self.slos, t, &external_url);
+        let (mut commit, current) = state_changes(&self.persisted, evaluator, now)?;
         for tr in &transitions {
             let state = match tr.change {
                 Change::Fired => "firing",
@@ -377,6 +342,83 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// Alert states by (SLO id, alert key), as stored.
+type Persisted = HashMap<(String, String), serde_json::Value>;
+
+/// The stored alert states that differ from the evaluator's: what to write and remove,
+/// and the new persisted map once committed.
+fn state_changes(
+    persisted: &Persisted,
+    evaluator: &Evaluator,
+    now: DateTime<Utc>,
+) -> Result<(EvaluationCommit, Persisted), EvalError> {
+    let mut commit = EvaluationCommit::default();
+    let mut current: HashMap<(String, String), serde_json::Value> = HashMap::new();
+    for s in evaluator.save_alerts().alerts {
+        let key = (s.slo_id.clone(), alert_key(s.kind).to_string());
+        let value = serde_json::to_value(&s.alert)?;
+        current.insert(key, value);
+    }
+    for (key, value) in &current {
+        if persisted.get(key) != Some(value) {
+            commit.states.push(StoredAlertState {
+                slo_id: key.0.clone(),
+                alert_key: key.1.clone(),
+                state: value.clone(),
+                updated_at: now,
+            });
+        }
+    }
+    for key in persisted.keys() {
+        if !current.contains_key(key) {
+            commit.removed.push(key.clone());
+        }
+    }
+    Ok((commit, current))
+}
+
+/// The notifications due at `t` (Prometheus' resend schedule), as receivers get them.
+fn due_notifications(
+    evaluator: &mut Evaluator,
+    slos: &[Slo],
+    t: i64,
+    external_url: &str,
+) -> Vec<crate::notify::Notification> {
+    // What was sent before, to tell first sends from repeats.
+    let before: HashMap<(usize, AlertKind), (Option<i64>, Option<i64>)> = evaluator
+        .slos()
+        .flat_map(|v| {
+            v.alerts.iter().map(move |a| {
+                (
+                    (v.index.0, v.def.alerts[a.def].kind),
+                    (a.alert.last_sent_at, a.alert.resolved_at),
+                )
+            })
+        })
+        .collect();
+    let due = evaluator.notifications(t);
+    let mut notifications = Vec::new();
+    for n in &due {
+        let (sent, resolved_at) = before.get(&(n.slo.0, n.kind)).copied().unwrap_or_default();
+        let repeat = match sent {
+            None => false,
+            Some(s) => !(n.resolved && resolved_at.is_some_and(|r| r > s)),
+        };
+        let view = evaluator.slo(n.slo);
+        let evidence = view
+            .alerts
+            .iter()
+            .find(|a| view.def.alerts[a.def].kind == n.kind)
+            .map(|a| a.evidence.clone())
+            .unwrap_or_default();
+        if let Some(x) = publish::notification(&slos[n.slo.0], n, &evidence, repeat, external_url) {
+            notifications.push(x);
+        }
+    }
+
+    notifications
 }
 
 impl Evaluation for Pipeline {

@@ -110,3 +110,82 @@ async fn a_replayed_outage_pages_alertmanager_and_the_page_survives_a_restart() 
         .collect();
     assert_eq!(fired.len(), 1, "one firing transition: {transitions:?}");
 }
+
+/// A page restored at start whose last message is older than the resend delay is re-sent
+/// before the source backfill, which here hangs on a Prometheus that never answers: a long
+/// backfill must not let Alertmanager expire a page that is still firing.
+#[tokio::test]
+async fn a_restored_page_is_re_sent_before_a_slow_backfill() {
+    use burnwatch::eval::alert::{Alert, AlertState};
+    use burnwatch::store::{EvaluationCommit, StoredAlertState};
+
+    const API: &str = "mass-spec-api-availability";
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::start(free_port(), &dir.path().join("am")).await;
+    let am_port: u16 = am.url.rsplit(':').next().unwrap().parse().unwrap();
+
+    // A listener that accepts and never answers: the backfill's query waits its timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            conns.push(c);
+        }
+    });
+
+    let now = Utc::now().timestamp();
+    let fired = Alert {
+        state: AlertState::Firing,
+        fired_at: Some(now - 1200),
+        resolved_at: None,
+        last_sent_at: Some(now - 600),
+        valid_until: Some(now + 60),
+    };
+    Store::open(&dir.path().join("history.sqlite"))
+        .unwrap()
+        .commit_evaluation(
+            &EvaluationCommit {
+                states: vec![StoredAlertState {
+                    slo_id: API.into(),
+                    alert_key: "page".into(),
+                    state: serde_json::to_value(&fired).unwrap(),
+                    updated_at: Utc::now(),
+                }],
+                ..EvaluationCommit::default()
+            },
+            Utc::now(),
+        )
+        .unwrap();
+    let config = dir.path().join("burnwatch.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "specs: [{specs}]\nstorage: {{path: history.sqlite}}\n\
+             outbox: {{initial_backoff: 200ms, max_backoff: 1s, shutdown_timeout: 2s}}\n\
+             notifiers:\n  alertmanager:\n    urls: [http://127.0.0.1:{am_port}]\n    timeout: 2s\n\
+             sources:\n  prometheus: {{url: 'http://127.0.0.1:{silent_port}', timeout: 20s, max_attempts: 1}}\n",
+            specs = repo().join("slo-specs").display(),
+        ),
+    )
+    .unwrap();
+    let bw = Burnwatch::start(&config, free_port(), dir.path()).await;
+    let page = eventually(Duration::from_secs(10), "the restored page re-sent", || {
+        let am = &am;
+        async move {
+            am.alerts(&format!("sloth_id=\"{API}\""))
+                .await
+                .into_iter()
+                .find(|a| a["labels"]["sloth_severity"] == "page")
+        }
+    })
+    .await;
+    assert_eq!(page["labels"]["alertname"], "MassSpecAPIAvailability");
+    // Still backfilling: not ready.
+    let ready = reqwest::get(format!("{}/readyz", bw.url)).await.unwrap();
+    assert!(
+        !ready.status().is_success(),
+        "re-sent before the backfill ended"
+    );
+    held.abort();
+}
