@@ -99,11 +99,13 @@ impl LiveSources {
             rds: None,
             recorder: recorder.clone(),
         };
-        // Which Batch queues publish AWS/Batch metrics decides who serves their SLOs.
+        // Which Batch queues publish AWS/Batch metrics decides who serves their SLOs: the
+        // CloudWatch source when it is configured and they do, else the Batch API.
         let queues = batch::job_queues(slos);
         let batch_aws = aws_of(settings.batch.as_ref(), settings);
         let mut native = BTreeSet::new();
         if !queues.is_empty()
+            && settings.cloudwatch.is_some()
             && let Some(a) = &batch_aws
         {
             let c = clients(a).await;
