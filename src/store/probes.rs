@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{Store, StoreError};
 use crate::probe::ProbeRun;
 use crate::probe::db::rds::RdsEvent;
+use crate::source::rds::classify_event;
 
 impl Store {
     /// Record a run. The stored text is exactly `run.to_json()`, what `probe db --json`
@@ -28,19 +29,27 @@ impl Store {
         Ok(())
     }
 
-    /// Record RDS events; events already stored (same instance, time and message) are
-    /// kept once, since every probe run re-reads the last hour.
+    /// Record the RDS events a probe saw, through the same insert as the RDS monitor's
+    /// ([`Store::insert_rds_events`]): one timestamp format and event id for both, so an
+    /// event seen by both is stored once and `timeline`'s time range finds it. Events
+    /// without a readable time cannot be placed on a timeline and are skipped.
     pub fn insert_probe_rds_events(&self, events: &[RdsEvent]) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        for e in events {
-            tx.execute(
-                "INSERT OR IGNORE INTO rds_events (source_id, ts, event_id, categories, message)
-                 VALUES (?1, ?2, '', ?3, ?4)",
-                params![e.source_id, e.ts, e.categories.join(","), e.message],
-            )?;
-        }
-        tx.commit()?;
+        let events: Vec<crate::source::rds::RdsEvent> = events
+            .iter()
+            .filter_map(|e| {
+                let ts = chrono::DateTime::parse_from_rfc3339(&e.ts).ok()?;
+                let (event_id, kind) = classify_event(&e.message, &e.categories);
+                Some(crate::source::rds::RdsEvent {
+                    source_id: e.source_id.clone(),
+                    ts: ts.with_timezone(&chrono::Utc),
+                    event_id,
+                    categories: e.categories.clone(),
+                    message: e.message.clone(),
+                    kind,
+                })
+            })
+            .collect();
+        self.insert_rds_events(&events)?;
         Ok(())
     }
 
@@ -180,7 +189,20 @@ mod tests {
         store
             .insert_probe_rds_events(&[e.clone(), e.clone()])
             .unwrap();
-        store.insert_probe_rds_events(&[e]).unwrap();
+        store.insert_probe_rds_events(&[e.clone()]).unwrap();
+        // The RDS monitor's copy of the same event (its own time format) is the same row.
+        let (event_id, kind) = classify_event(&e.message, &e.categories);
+        let monitor = crate::source::rds::RdsEvent {
+            source_id: e.source_id.clone(),
+            ts: chrono::DateTime::parse_from_rfc3339(&e.ts)
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            event_id,
+            categories: e.categories.clone(),
+            message: e.message.clone(),
+            kind,
+        };
+        assert_eq!(store.insert_rds_events(&[monitor]).unwrap(), 0);
         let n: i64 = store
             .conn()
             .query_row(
