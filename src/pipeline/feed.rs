@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::eval::{Evaluator, SloIndex};
-use crate::source::{SloEvents, SourceError};
+use crate::source::SourceError;
 use crate::spec::Slo;
 use crate::window::Counts;
 
@@ -126,19 +126,6 @@ impl ReplayFeed {
         self.fed_until = self.fed_until.max(stop);
         fed
     }
-}
-
-/// Counts of one bucket, or `None` when they are not usable numbers.
-pub(super) fn counts(e: &SloEvents) -> Option<Counts> {
-    if !(e.good.is_finite() && e.total.is_finite()) || e.good < 0.0 || e.total < 0.0 {
-        return None;
-    }
-    let total = e.total.round() as u64;
-    let good = (e.good.round() as u64).min(total);
-    Some(Counts {
-        errors: total - good,
-        total,
-    })
 }
 
 #[cfg(test)]

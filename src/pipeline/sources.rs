@@ -31,7 +31,7 @@ use crate::source::rds::RdsMonitor;
 use crate::source::record::Recorder;
 use crate::source::settings::LiveSourceSettings;
 use crate::source::stepfunctions::StepFunctionsLatencySource;
-use crate::source::{EventSink, PollReport, Source, SourceBatch, SourceError, delta};
+use crate::source::{EventSink, PollReport, SloEvents, Source, SourceBatch, SourceError, delta};
 use crate::spec::model::Sli;
 use crate::spec::plugins::PluginSli;
 use crate::spec::{Duration, Slo};
@@ -39,7 +39,7 @@ use crate::store::Store;
 use crate::telemetry::{BadDataLabels, Telemetry};
 use crate::window::{self, COARSE_MINUTES, Counts};
 
-use super::feed::{Fed, counts};
+use super::feed::Fed;
 
 /// The live sources of one daemon.
 pub struct LiveSources {
@@ -290,6 +290,27 @@ pub fn needed_source(slo: &Slo) -> &'static str {
     }
 }
 
+/// The window counts of one delivered bucket, or `None` when its numbers are unusable.
+/// Events are rounded to whole events (the window store counts events); a raw SLI's
+/// sample (good = 1 − ratio, total 1) is stored as a fixed-point ratio, as `replay`
+/// stores it, never rounded to 0 or 1.
+fn counts(e: &SloEvents, raw: bool) -> Option<Counts> {
+    if !(e.good.is_finite() && e.total.is_finite()) || e.good < 0.0 || e.total < 0.0 {
+        return None;
+    }
+    if raw {
+        return (e.total > 0.0)
+            .then(|| (1.0 - e.good / e.total).clamp(0.0, 1.0))
+            .and_then(|r| window::ratio_counts(r).ok());
+    }
+    let total = e.total.round() as u64;
+    let good = (e.good.round() as u64).min(total);
+    Some(Counts {
+        errors: total - good,
+        total,
+    })
+}
+
 /// An [`EventSink`] storing deliveries in the window store.
 struct Ingest<'a> {
     evaluator: &'a mut Evaluator,
@@ -349,16 +370,7 @@ impl EventSink for Ingest<'_> {
             let Some(slo) = self.evaluator.slo_index(&e.slo_id) else {
                 continue;
             };
-            // Raw SLIs arrive as one sample (good = 1 − ratio of 1): stored as a ratio in
-            // fixed point like `replay` stores them, never rounded to 0 or 1.
-            let parsed = if self.evaluator.slo(slo).def.raw {
-                (e.total > 0.0 && e.good.is_finite())
-                    .then(|| (1.0 - e.good / e.total).clamp(0.0, 1.0))
-                    .and_then(|r| window::ratio_counts(r).ok())
-            } else {
-                counts(e)
-            };
-            match parsed {
+            match counts(e, self.evaluator.slo(slo).def.raw) {
                 Some(c) => {
                     rows.insert((e.bucket_start.timestamp().div_euclid(60), slo), c);
                 }
