@@ -189,7 +189,9 @@ mod tests {
         store
             .insert_probe_rds_events(&[e.clone(), e.clone()])
             .unwrap();
-        store.insert_probe_rds_events(std::slice::from_ref(&e)).unwrap();
+        store
+            .insert_probe_rds_events(std::slice::from_ref(&e))
+            .unwrap();
         // The RDS monitor's copy of the same event (its own time format) is the same row.
         let (event_id, kind) = classify_event(&e.message, &e.categories);
         let monitor = crate::source::rds::RdsEvent {

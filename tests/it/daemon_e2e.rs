@@ -8,7 +8,7 @@ use std::time::Duration;
 use burnwatch::store::Store;
 use chrono::{TimeDelta, Utc};
 
-use crate::procs::{Alertmanager, Burnwatch, eventually, free_port};
+use crate::procs::{Alertmanager, Burnwatch, eventually, firing_pages, free_port};
 use crate::support::repo;
 
 const SLO: &str = "mass-spec-web-availability";
@@ -33,17 +33,10 @@ fn write_config(dir: &Path, am_port: u16) -> std::path::PathBuf {
 
 /// The daemon's firing page for [`SLO`], from `/api/v1/alerts`.
 async fn firing_page(url: &str) -> Option<serde_json::Value> {
-    let body: serde_json::Value = reqwest::get(format!("{url}/api/v1/alerts"))
+    firing_pages(url)
         .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    body["alerts"]
-        .as_array()?
-        .iter()
-        .find(|a| a["slo_id"] == SLO && a["severity"] == "page" && a["state"] == "firing")
-        .cloned()
+        .into_iter()
+        .find(|a| a["slo_id"] == SLO)
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use aws_sdk_batch::types::JobStatus;
 use burnwatch::source::align_down;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::procs::{Burnwatch, eventually, free_port};
+use crate::procs::{Burnwatch, eventually, free_port, paging_slos};
 use crate::sources::prometheus::start_prometheus;
 use crate::sources::stepfunctions_batch_rds::{batch_queue, count, submit};
 use crate::sources::{moto, put, unique};
@@ -135,22 +135,6 @@ fn write_config(
     file
 }
 
-async fn firing_pages(url: &str) -> Vec<String> {
-    let Ok(resp) = reqwest::get(format!("{url}/api/v1/alerts")).await else {
-        return Vec::new();
-    };
-    let body: serde_json::Value = resp.json().await.unwrap_or_default();
-    body["alerts"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|a| a["severity"] == "page" && a["state"] == "firing")
-                .filter_map(|a| a["slo_id"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn live_sources_backfill_page_export_and_record_a_replayable_incident() {
     let moto_url = service("BURNWATCH_TEST_MOTO_URL");
@@ -190,7 +174,7 @@ async fn live_sources_backfill_page_export_and_record_a_replayable_incident() {
     let pages = eventually(Duration::from_secs(90), "the three pages firing", || {
         let url = bw.url.clone();
         async move {
-            let p = firing_pages(&url).await;
+            let p = paging_slos(&url).await;
             [API, WEB, RAW]
                 .iter()
                 .all(|s| p.contains(&s.to_string()))
@@ -353,7 +337,7 @@ async fn the_demo_recording_feeds_every_slo_and_pages() {
     let pages = eventually(Duration::from_secs(30), "demo pages", || {
         let url = bw.url.clone();
         async move {
-            let p = firing_pages(&url).await;
+            let p = paging_slos(&url).await;
             (p.len() >= 2).then_some(p)
         }
     })

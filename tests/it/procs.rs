@@ -125,6 +125,33 @@ pub async fn alertmanager_alerts(url: &str, matcher: &str) -> Vec<serde_json::Va
     resp.json().await.expect("alertmanager JSON")
 }
 
+/// The firing page alerts burnwatch's own API lists (`/api/v1/alerts`); empty when the
+/// daemon cannot answer yet.
+pub async fn firing_pages(url: &str) -> Vec<serde_json::Value> {
+    let Ok(resp) = reqwest::get(format!("{url}/api/v1/alerts")).await else {
+        return Vec::new();
+    };
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    body["alerts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|a| a["severity"] == "page" && a["state"] == "firing")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The SLO ids of [`firing_pages`].
+pub async fn paging_slos(url: &str) -> Vec<String> {
+    firing_pages(url)
+        .await
+        .iter()
+        .filter_map(|a| a["slo_id"].as_str().map(String::from))
+        .collect()
+}
+
 /// A `burnwatch` child process.
 pub struct Burnwatch {
     child: Option<Child>,

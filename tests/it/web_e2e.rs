@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::procs::{Burnwatch, eventually, free_port, wait_http};
+use crate::procs::{Burnwatch, eventually, free_port, paging_slos, wait_http};
 use crate::support::{repo, service};
 
 /// WebDriver's key for element references in JSON.
@@ -244,23 +244,6 @@ fn demo_config(dir: &Path) -> PathBuf {
     file
 }
 
-/// The SLO ids whose page alert fires, from the JSON API.
-async fn paging_slos(url: &str) -> Option<Vec<String>> {
-    let body: Value = reqwest::get(format!("{url}/api/v1/alerts"))
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    let ids: Vec<String> = body["alerts"]
-        .as_array()?
-        .iter()
-        .filter(|a| a["severity"] == "page" && a["state"] == "firing")
-        .filter_map(|a| a["slo_id"].as_str().map(str::to_string))
-        .collect();
-    (!ids.is_empty()).then_some(ids)
-}
-
 /// The page's HTML references nothing outside burnwatch.
 async fn assert_self_contained(url: &str) {
     let html = reqwest::get(url).await.unwrap().text().await.unwrap();
@@ -298,7 +281,7 @@ async fn the_web_view_in_headless_chromium_against_the_demo() {
     wait_http(&format!("{base}/readyz"), Duration::from_secs(60)).await;
     let paging = eventually(Duration::from_secs(60), "a firing page alert", || {
         let base = base.clone();
-        async move { paging_slos(&base).await }
+        async move { Some(paging_slos(&base).await).filter(|p| !p.is_empty()) }
     })
     .await;
     // The probe's first run happens at start; wait until it is stored.
