@@ -10,16 +10,31 @@ use crate::spec::{Duration, Labels};
 use crate::status::{AlertSnapshot, AlertStatus, SloSnapshot, Status, WindowRatio};
 use crate::store::NewOutboxItem;
 
-struct Server {
-    base: String,
-    state: AppState,
+/// A server on a free loopback port; stops when dropped.
+pub(super) struct Server {
+    /// `http://127.0.0.1:<port>`.
+    pub(super) base: String,
+    pub(super) state: AppState,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 async fn start(token: Option<&str>) -> Server {
-    let board = StatusBoard::new();
+    serve_with(
+        StatusBoard::new(),
+        Arc::new(Store::open_in_memory().unwrap()),
+        token,
+    )
+    .await
+}
+
+/// Serve `board` and `store` (the web view's tests bring their own), with an outbox that
+/// has no receivers and the API token `token`.
+pub(super) async fn serve_with(
+    board: StatusBoard,
+    store: Arc<Store>,
+    token: Option<&str>,
+) -> Server {
     let telemetry = Telemetry::new(board.clone());
-    let store = Arc::new(Store::open_in_memory().unwrap());
     let outbox = Arc::new(Outbox::new(
         store.clone(),
         vec![],

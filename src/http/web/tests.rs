@@ -10,8 +10,6 @@ use chrono::{TimeZone, Utc};
 use super::chart::{Chart, line_chart};
 use super::html::{esc, runbook_href, seg};
 use super::{history, runbooks, slos};
-use crate::http::{AppState, Readiness, serve};
-use crate::notify::outbox::{Outbox, RetryPolicy};
 use crate::probe::{Classification, ProbeRun, StepName, StepResult};
 use crate::spec::{Duration, Labels, Tier};
 use crate::status::{
@@ -19,7 +17,6 @@ use crate::status::{
     WindowRatio,
 };
 use crate::store::{AlertTransition, EvaluationCommit, Store};
-use crate::telemetry::Telemetry;
 use crate::window::{Counts, History};
 
 const HOSTILE: &str = "<script>alert('x')</script>&\"";
@@ -441,46 +438,11 @@ fn runbook_markdown_is_rendered_minimally_and_escaped() {
     assert!(!html.contains("<b>"), "{html}");
 }
 
-struct Server {
-    base: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn start(board: StatusBoard, store: Arc<Store>) -> Server {
-    let telemetry = Telemetry::new(board.clone());
-    let outbox = Arc::new(Outbox::new(
-        store.clone(),
-        vec![],
-        RetryPolicy {
-            initial: std::time::Duration::from_secs(1),
-            max: std::time::Duration::from_secs(60),
-        },
-        telemetry.clone(),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        board,
-        readiness: Readiness::new(telemetry.clone()),
-        telemetry,
-        store,
-        outbox,
-        token: None,
-        token_env: "BURNWATCH_API_TOKEN".into(),
-        external_url: "https://burnwatch.example.org".into(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    Server { base, _stop: stop }
-}
-
 #[tokio::test]
 async fn the_routes_serve_pages_assets_and_runbooks() {
     let board = StatusBoard::new();
     let store = Arc::new(Store::open_in_memory().unwrap());
-    let s = start(board.clone(), store.clone()).await;
+    let s = crate::http::tests::serve_with(board.clone(), store.clone(), None).await;
     let c = reqwest::Client::new();
     let get = |path: &str| {
         let c = c.clone();
