@@ -1,16 +1,17 @@
-//! Recorded data: the JSON Lines form `run --record FILE` writes and `replay` reads.
+//! Recorded data: the JSON Lines form `run --record FILE` writes (the [`Recorder`]) and
+//! `replay` reads (with `crate::replay::record`, which checks every line).
 //!
 //! One CloudWatch datapoint per line, exactly as a GetMetricData result flattens:
 //! `{"ts","namespace","metric","dimensions","stat","period","value"}`; sources that are not
 //! CloudWatch (PromQL, the Step Functions and Batch APIs) write their SLO events instead:
-//! `{"ts","slo_id","good","total"}`. [`events_from_datapoints`] turns recorded datapoints
+//! `{"ts","slo_id","good","total"}`, or `{"ts","slo_id","error_ratio"}` for `raw` SLIs. [`events_from_datapoints`] turns recorded datapoints
 //! into SLO events through the same plugin and table code as the live fetcher, so a
 //! recorded incident replays through exactly the live arithmetic. A missing minute means
 //! no datapoint (zero events for count metrics), not an error.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::cloudwatch::planner::QueryPlan;
 use super::cloudwatch::plugins::{MetricKey, cloudwatch_slis};
 use super::cloudwatch::table::{ChunkTable, evaluate_chunk};
-use super::{SloEvents, SourceBatch, SourceError, align_down, from_epoch};
+use super::{SourceBatch, SourceError, align_down, from_epoch};
 use crate::spec::Slo;
 
 /// One recorded CloudWatch datapoint.
@@ -108,30 +109,6 @@ mod finite_or_null {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
     }
-}
-
-/// Read a record file. Errors name the file and line.
-pub fn read_file(path: &Path) -> Result<Vec<RecordLine>, SourceError> {
-    let err = |message: String| SourceError::Record {
-        path: path.to_path_buf(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| err(e.to_string()))?;
-    let mut out = Vec::new();
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| err(format!("line {}: {e}", n + 1)))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let rec: RecordLine = serde_json::from_str(&line).map_err(|e| {
-            err(format!(
-                "line {}: not a recorded datapoint {{\"ts\",\"namespace\",\"metric\",\"dimensions\",\"stat\",\"period\",\"value\"}} nor SLO events {{\"ts\",\"slo_id\",\"good\",\"total\"}}: {e}",
-                n + 1
-            ))
-        })?;
-        out.push(rec);
-    }
-    Ok(out)
 }
 
 /// Appends recorded lines to a file; cheap to clone and share between sources.
@@ -295,42 +272,6 @@ pub fn events_from_datapoints(slos: &[Slo], datapoints: &[Datapoint]) -> SourceB
         }
         batch.extend(evaluate_chunk(&plan, &table, &HashMap::new(), |_| true));
     }
-    batch
-}
-
-/// Recorded SLO event lines as events (one-minute buckets).
-pub fn events_from_lines(lines: &[EventLine]) -> Vec<SloEvents> {
-    lines
-        .iter()
-        .map(|l| SloEvents {
-            slo_id: l.slo_id.clone(),
-            bucket_start: align_down(l.ts, 60),
-            bucket_secs: 60,
-            good: l.good,
-            total: l.total,
-        })
-        .collect()
-}
-
-/// Everything a record file says about `slos`: datapoints through the CloudWatch plugins,
-/// event lines as they are.
-pub fn replay_batch(slos: &[Slo], lines: &[RecordLine]) -> SourceBatch {
-    let mut datapoints = Vec::new();
-    let mut events = Vec::new();
-    for line in lines {
-        match line {
-            RecordLine::Datapoint(d) => datapoints.push(d.clone()),
-            RecordLine::Events(e) => events.push(e.clone()),
-            RecordLine::Ratio(r) => events.push(EventLine {
-                ts: r.ts,
-                slo_id: r.slo_id.clone(),
-                good: 1.0 - r.error_ratio,
-                total: 1.0,
-            }),
-        }
-    }
-    let mut batch = events_from_datapoints(slos, &datapoints);
-    batch.events.extend(events_from_lines(&events));
     batch
 }
 

@@ -3,10 +3,11 @@
 //! datapoints overwrite their buckets, the backfill switches to 5-minute data past 15 days,
 //! and a recorded run replays to the same events.
 
+use burnwatch::replay::record::{Record, read};
 use burnwatch::source::batch::detect_native_metrics;
 use burnwatch::source::cloudwatch::CloudWatchSource;
 use burnwatch::source::cloudwatch::planner::{cost, plan_range, tick_range};
-use burnwatch::source::record::{RecordLine, Recorder, read_file, replay_batch};
+use burnwatch::source::record::{Recorder, events_from_datapoints};
 use burnwatch::source::{CorrectionKind, PollReport, Source, SourceBatch, delta};
 use burnwatch::spec::{Duration, Slo};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -381,15 +382,18 @@ async fn recorded_run_replays_to_the_same_events() {
     )
     .with_recorder(recorder);
     let (live, _) = poll(&mut src, now).await;
-    let lines = read_file(&file).unwrap();
-    assert!(
-        lines
-            .iter()
-            .all(|l| matches!(l, RecordLine::Datapoint(d) if d.period == 60))
-    );
+    // Read back with the reader `burnwatch replay` and `sources.replay` use.
+    let lines = read(std::io::BufReader::new(std::fs::File::open(&file).unwrap())).unwrap();
+    let points: Vec<_> = lines
+        .iter()
+        .filter_map(|l| match &l.record {
+            Record::Datapoint(d) if d.period == 60 => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
     // Five datapoints on four series were seeded; nothing else is recorded.
-    assert_eq!(lines.len(), 7);
-    let replayed = replay_batch(&slos, &lines);
+    assert_eq!((lines.len(), points.len()), (7, 7));
+    let replayed = events_from_datapoints(&slos, &points);
     assert_eq!(events_of(&replayed, "rec"), events_of(&live, "rec"));
     assert_eq!(replayed.corrections.len(), 1);
 }
