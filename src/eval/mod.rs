@@ -175,6 +175,11 @@ pub struct Notification {
     pub resolved: bool,
 }
 
+/// The alert states of an [`Evaluator`] at one moment, per SLO and alert, from
+/// [`Evaluator::alert_checkpoint`].
+#[derive(Debug, Clone)]
+pub struct AlertCheckpoint(Vec<Vec<alert::Alert>>);
+
 /// Alert states to persist across restarts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SavedAlerts {
@@ -568,6 +573,27 @@ impl Evaluator {
             })
             .collect();
         SavedAlerts { alerts }
+    }
+
+    /// Every alert's state (inactive ones too), to roll a tick back with
+    /// [`Evaluator::rollback_alerts`] when its commit fails: memory then never believes a
+    /// notification was sent that the store never enqueued.
+    pub fn alert_checkpoint(&self) -> AlertCheckpoint {
+        AlertCheckpoint(
+            self.slos
+                .iter()
+                .map(|e| e.alerts.iter().map(|a| a.alert.clone()).collect())
+                .collect(),
+        )
+    }
+
+    /// Put back the alert states of `checkpoint` (taken from this evaluator).
+    pub fn rollback_alerts(&mut self, checkpoint: AlertCheckpoint) {
+        for (e, alerts) in self.slos.iter_mut().zip(checkpoint.0) {
+            for (a, saved) in e.alerts.iter_mut().zip(alerts) {
+                a.alert = saved;
+            }
+        }
     }
 
     /// Restore saved states; entries for SLOs or alerts that no longer exist are skipped.

@@ -46,6 +46,9 @@ pub struct Pipeline {
     /// Alert states as last persisted, by (SLO id, alert key).
     persisted: HashMap<(String, String), serde_json::Value>,
     last_snapshot: Option<i64>,
+    /// Transitions of ticks whose commit failed: written with the next commit, so a busy
+    /// or full store delays the history instead of losing it.
+    unsaved_transitions: Vec<AlertTransition>,
     probes: Vec<crate::probe::db::ProbeTarget>,
     probe_task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -77,6 +80,7 @@ impl Pipeline {
             live: None,
             persisted: HashMap::new(),
             last_snapshot: None,
+            unsaved_transitions: Vec::new(),
             probes: Vec::new(),
             probe_task: None,
         }
@@ -172,6 +176,7 @@ impl Pipeline {
         // sent, and a long backfill must not let Alertmanager resolve them meanwhile (the
         // next send would then page again).
         let now_dt = Utc::now();
+        let checkpoint = evaluator.alert_checkpoint();
         let due = due_notifications(
             &mut evaluator,
             &slos,
@@ -180,8 +185,13 @@ impl Pipeline {
         );
         if !due.is_empty() {
             let (commit, current) = state_changes(&self.persisted, &evaluator, now_dt)?;
-            ctx.commit(commit, &due, now_dt).await?;
-            self.persisted = current;
+            if let Err(e) = ctx.commit(commit, &due, now_dt).await {
+                // Not sent after all: the first tick decides again.
+                evaluator.rollback_alerts(checkpoint);
+                tracing::error!(error = %e, "cannot commit the re-send of restored alerts; the first evaluation retries");
+            } else {
+                self.persisted = current;
+            }
             tracing::info!(
                 resent = due.len(),
                 "restored firing alerts re-sent before the backfill"
@@ -291,9 +301,14 @@ impl Pipeline {
         }
         let transitions = evaluator.evaluate(t);
 
+        // All or nothing: `due_notifications` marks alerts sent in memory; if the commit
+        // that enqueues them fails, the marks are rolled back so the next tick sends them
+        // (neither lost nor, once stored, sent twice), and the transitions wait for it.
+        let checkpoint = evaluator.alert_checkpoint();
         let external_url = ctx.config.external_url();
         let notifications = due_notifications(evaluator, &self.slos, t, &external_url);
         let (mut commit, current) = state_changes(&self.persisted, evaluator, now)?;
+        commit.transitions.append(&mut self.unsaved_transitions);
         for tr in &transitions {
             let state = match tr.change {
                 Change::Fired => "firing",
@@ -313,7 +328,12 @@ impl Pipeline {
                 }),
             });
         }
-        ctx.commit(commit, &notifications, now).await?;
+        let transitions_tried = commit.transitions.clone();
+        if let Err(e) = ctx.commit(commit, &notifications, now).await {
+            evaluator.rollback_alerts(checkpoint);
+            self.unsaved_transitions = transitions_tried;
+            return Err(e.into());
+        }
         self.persisted = current;
         if let Some(fed) = fed {
             self.count_fed(ctx, fed);

@@ -21,6 +21,7 @@ mod replay;
 mod rules;
 mod runbooks;
 mod sources;
+mod store_fault;
 mod support;
 mod timeline;
 mod validate;
