@@ -38,8 +38,9 @@ pub type EvalError = Box<dyn std::error::Error + Send + Sync>;
 /// Contract:
 /// - [`Evaluation::start`] is called once, before any tick: restore alert state from
 ///   [`EvalContext::store`] (`Store::alert_states`) and backfill the windows from the
-///   sources. The daemon reports ready (`/readyz`) only after it returns `Ok`; on `Err` it
-///   logs, waits one interval and calls it again.
+///   sources. On `Err` the daemon logs, waits one interval and calls it again. It
+///   reports ready (`/readyz`) only after the first tick that returns `Ok` (the status
+///   board then holds the SLO series).
 /// - [`Evaluation::tick`] is called at every slot `now` (multiples of `eval_interval`
 ///   since the Unix epoch, like Prometheus' aligned evaluation timestamps): fetch new
 ///   data, evaluate, then persist state changes, transitions and notifications with
@@ -287,7 +288,8 @@ async fn evaluate(
             }
         }
     }
-    readiness.set(true);
+    // Ready only once the first evaluation has published SLO series (design.md: a scrape
+    // right after a rollout must not see an SLO-less target), so not here yet.
     tracing::info!(eval_interval = %interval, "backfill done; evaluating SLOs");
 
     let grace = ctx.config.outbox.shutdown_timeout.to_std();
@@ -322,9 +324,16 @@ async fn evaluate(
         ctx.telemetry
             .evaluation_duration
             .observe(started.elapsed().as_secs_f64());
-        if let Err(e) = result {
-            ctx.telemetry.evaluation_failures.inc();
-            tracing::error!(error = %e, at = %slot, "evaluation failed");
+        match result {
+            Ok(()) if !readiness.is_ready() => {
+                readiness.set(true);
+                tracing::info!(at = %slot, "first evaluation published; ready");
+            }
+            Ok(()) => {}
+            Err(e) => {
+                ctx.telemetry.evaluation_failures.inc();
+                tracing::error!(error = %e, at = %slot, "evaluation failed");
+            }
         }
         let now = Utc::now();
         let mut next = next_slot(slot, interval);

@@ -122,7 +122,7 @@ pub(crate) type FloatGauge = Gauge<f64, AtomicU64>;
 #[derive(Clone)]
 pub struct Telemetry {
     registry: Arc<Registry>,
-    /// `burnwatch_ready`: 1 once backfill finished and evaluation runs.
+    /// `burnwatch_ready`: 1 once backfill finished and the first evaluation published.
     pub ready: Gauge,
     /// `burnwatch_notifications_sent_total{receiver,state}`: accepted by the receiver.
     pub notifications_sent: Family<SentLabels, Counter>,

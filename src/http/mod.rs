@@ -3,7 +3,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /healthz` | 200 while the process serves requests |
-//! | `GET /readyz` | 200 once backfill finished and SLOs are evaluated, else 503 |
+//! | `GET /readyz` | 200 once backfill finished and the first evaluation published the SLO series, else 503 |
 //! | `GET /metrics` | Prometheus text: Sloth-named SLO series and `burnwatch_*` ([`crate::telemetry`]) |
 //! | `GET /api/v1/slos`, `/api/v1/slos/{id}` | SLIs, burn rates, budget, alert state per SLO |
 //! | `GET /api/v1/alerts` | firing and pending alerts |

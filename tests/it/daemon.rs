@@ -13,7 +13,7 @@ use burnwatch::telemetry::Telemetry;
 use chrono::Utc;
 
 use crate::notify::{page, unique_slo};
-use crate::procs::{Alertmanager, Burnwatch, eventually, free_port};
+use crate::procs::{Alertmanager, Burnwatch, eventually, free_port, wait_http};
 use crate::support::{burnwatch, repo};
 
 /// A config for `dir` delivering to the Alertmanager at `am_port`, with fast retries.
@@ -131,8 +131,8 @@ async fn sigterm_stops_gracefully_and_keeps_undeliverable_pages() {
     seed_page(&dir.path().join("history.sqlite"), am_port, &slo);
     let port = free_port();
     let mut bw = Burnwatch::start(&config, port, dir.path()).await;
-    let ready = reqwest::get(format!("{}/readyz", bw.url)).await.unwrap();
-    assert_eq!(ready.status(), 200);
+    // Ready after the first evaluation (one interval after start at most).
+    wait_http(&format!("{}/readyz", bw.url), Duration::from_secs(30)).await;
     bw.signal("TERM");
     let status = bw.wait(Duration::from_secs(10)).await;
     assert!(status.success(), "{status}: {}", bw.log());

@@ -17,6 +17,7 @@ mod probe_db;
 mod procs;
 mod promtool;
 mod promtool_harness;
+mod readiness;
 mod replay;
 mod rules;
 mod runbooks;
