@@ -48,25 +48,29 @@ in_image() { chroot --userspec=65532:65532 "$root" /usr/local/bin/burnwatch "$@"
 in_image --version | grep -q '^burnwatch ' || fail "--version"
 in_image validate /usr/share/burnwatch/demo/specs || fail "validate on the bundled specs"
 
-port=$(free_port)
-log=$BURNWATCH_TEST_DIR/image-demo.log
-# The demo runs with its image dir read-only (root-owned, the user is 65532); only the
-# volume is written.
+# The demo and the default command's config run with the image dir read-only
+# (root-owned, the user is 65532); only the volume is written.
 chmod -R a-w "$root/usr" "$root/etc"
-chroot --userspec=65532:65532 "$root" /usr/local/bin/burnwatch run \
-  --config /usr/share/burnwatch/demo/burnwatch.yaml --listen "127.0.0.1:$port" >"$log" 2>&1 &
-pid=$!
-i=0
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ]; do
-  kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "the demo exited before /readyz answered 200"; }
-  i=$((i + 1))
-  [ "$i" -ge "$((READY_LIMIT * 2))" ] && { tail -20 "$log" >&2; fail "/readyz not 200 after ${READY_LIMIT}s"; }
-  sleep 0.5
-done
-echo "demo in the image ready after ~$((i / 2))s"
+run_until_ready() {
+  local config=$1 port log i=0
+  port=$(free_port)
+  log=$BURNWATCH_TEST_DIR/image-$(basename "$(dirname "$config")").log
+  chroot --userspec=65532:65532 "$root" /usr/local/bin/burnwatch run \
+    --config "$config" --listen "127.0.0.1:$port" >"$log" 2>&1 &
+  pid=$!
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ]; do
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "$config: exited before /readyz answered 200"; }
+    i=$((i + 1))
+    [ "$i" -ge "$((READY_LIMIT * 2))" ] && { tail -20 "$log" >&2; fail "$config: /readyz not 200 after ${READY_LIMIT}s"; }
+    sleep 0.5
+  done
+  echo "$config in the image: ready after ~$((i / 2))s"
+  curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^burnwatch_' || fail "$config: /metrics has no burnwatch_ series"
+  kill -TERM "$pid"
+  wait "$pid" || fail "$config: did not stop cleanly on SIGTERM"
+  pid=
+}
+run_until_ready /usr/share/burnwatch/demo/burnwatch.yaml
 [ -s "$root/var/lib/burnwatch/demo.sqlite" ] || fail "the demo store is not on the volume"
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^burnwatch_' || fail "/metrics has no burnwatch_ series"
-kill -TERM "$pid"
-wait "$pid" || fail "the demo did not stop cleanly on SIGTERM"
-pid=
+run_until_ready /etc/burnwatch/burnwatch.yaml
 echo "check-image: ok"
