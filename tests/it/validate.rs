@@ -14,7 +14,7 @@ const BAD: &str = "tests/fixtures/validate/bad";
 const GOOD: &str = "tests/fixtures/validate/good";
 
 const NAME_RULE: &str = "name must start and end with an alphanumeric and can only contain alphanumeric, '.', '_', and '-'";
-const UNKNOWN_FORMAT: &str = "invalid spec, could not load with any of the supported spec types (version: prometheus/v1; apiVersion: sloth.slok.dev/v1 with kind: PrometheusServiceLevel; apiVersion: openslo/v1alpha with kind: SLO)";
+const UNKNOWN_FORMAT: &str = "invalid spec, could not load with any of the supported spec types (version: prometheus/v1; apiVersion: sloth.slok.dev/v1 with kind: PrometheusServiceLevel; apiVersion: openslo/v1alpha with kind: SLO; apiVersion: openslo/v1)";
 const PLUGINS_IGNORED: &str = "SLO plugins are Sloth Go plugins (rule post-processing); burnwatch does not run them and ignores this field";
 const NO_BUDGET: &str = "objective 100 leaves no error budget: every error is an infinite burn rate and the budget is always exhausted";
 
