@@ -26,3 +26,6 @@ cargo run --quiet --locked -- validate slo-specs/
 echo "== burnwatch generate prometheus slo-specs/ | promtool check rules"
 cargo run --quiet --locked -- generate prometheus --skip-unmapped slo-specs/ -o target/slo-rules.yml
 "$BURNWATCH_TEST_PROMTOOL" check rules target/slo-rules.yml
+
+echo "== container image (scripts/check-image.sh)"
+scripts/check-image.sh

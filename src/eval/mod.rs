@@ -21,6 +21,7 @@
 
 pub mod alert;
 pub mod inline;
+pub mod policy;
 pub mod slo;
 pub mod status;
 

@@ -57,6 +57,9 @@ pub enum ReplayError {
         /// What is wrong.
         message: String,
     },
+    /// `until` lies too far past the data: the loop would run (almost) forever.
+    #[error("--until is more than {} days past the first recorded line", record::MAX_SPAN_SECS / 86_400)]
+    Until,
     /// The evaluation interval is not positive.
     #[error("the evaluation interval must be at least one second")]
     Interval,
@@ -102,6 +105,9 @@ pub fn run(
     };
     let step = options.eval_interval;
     let until = options.until.unwrap_or(last);
+    if until.saturating_sub(first) > record::MAX_SPAN_SECS.saturating_add(60) {
+        return Err(ReplayError::Until);
+    }
     let mut t = first.div_euclid(step) * step;
     if t < first {
         t += step;

@@ -86,8 +86,64 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
 }
 
-/// Read every line of `input`.
+/// How far (seconds) any line may lie from the recording's median timestamp: a year and a
+/// day. Replay evaluates every step from the first to the last line and the daemon's
+/// `sources.replay` loops over the span, so one far-away line (`9999-12-31`) would
+/// otherwise mean an effectively endless loop or allocation.
+pub const MAX_SPAN_SECS: i64 = 367 * 86_400;
+
+/// How far (seconds) past the current time a line may lie (clock skew between recorder
+/// and reader); recordings are of the past.
+pub const MAX_FUTURE_SECS: i64 = 86_400;
+
+/// Read every line of `input`; a line dated more than [`MAX_SPAN_SECS`] from the median
+/// line, or more than [`MAX_FUTURE_SECS`] past now, is rejected with its line number (the
+/// whole file, not quarantined: a recording is checked input, like a spec).
 pub fn read(input: impl BufRead) -> Result<Vec<Line>, ReadError> {
+    let lines = read_unchecked(input)?;
+    check_range(&lines, chrono::Utc::now().timestamp())?;
+    Ok(lines)
+}
+
+/// Reject lines far from the rest of the data or from `now` (see [`read`]).
+pub fn check_range(lines: &[Line], now: i64) -> Result<(), ReadError> {
+    let mut sorted: Vec<i64> = lines.iter().map(|l| l.record.ts()).collect();
+    sorted.sort_unstable();
+    let Some(&median) = sorted.get(sorted.len() / 2) else {
+        return Ok(());
+    };
+    for l in lines {
+        let ts = l.record.ts();
+        if ts > now.saturating_add(MAX_FUTURE_SECS) {
+            return Err(ReadError::Line {
+                line: l.number,
+                message: format!(
+                    "timestamp {} is more than a day in the future; a recording holds past data",
+                    fmt_ts(ts)
+                ),
+            });
+        }
+        if ts.abs_diff(median) > MAX_SPAN_SECS.unsigned_abs() {
+            return Err(ReadError::Line {
+                line: l.number,
+                message: format!(
+                    "timestamp {} is more than {} days from the rest of the recording \
+                     (median {}); fix or remove the line",
+                    fmt_ts(ts),
+                    MAX_SPAN_SECS / 86_400,
+                    fmt_ts(median)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn fmt_ts(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map_or_else(|| ts.to_string(), |t| t.to_rfc3339())
+}
+
+fn read_unchecked(input: impl BufRead) -> Result<Vec<Line>, ReadError> {
     let mut out = Vec::new();
     for (i, line) in input.lines().enumerate() {
         let line = line?;
@@ -344,5 +400,29 @@ mod tests {
             assert!(err.starts_with("line 2: "), "{err}");
             assert!(err.contains(expect), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn a_far_away_line_is_rejected_with_its_number() {
+        let ok = r#"{"ts":"2026-11-20T10:00:00Z","slo_id":"a","good":1,"total":3}"#;
+        let far = r#"{"ts":"9999-12-31T00:00:00Z","slo_id":"a","good":1,"total":3}"#;
+        let past = r#"{"ts":"1971-01-01T00:00:00Z","slo_id":"a","good":1,"total":3}"#;
+        let now = 1_796_000_000;
+        for bad in [far, past] {
+            let text = format!("{ok}\n{ok}\n{bad}\n{ok}\n");
+            let lines = read_unchecked(text.as_bytes()).unwrap();
+            let err = check_range(&lines, now).unwrap_err().to_string();
+            assert!(err.starts_with("line 3: "), "{err}");
+        }
+        // Every line far in the future: refused against now, not only against each other.
+        let text = format!("{far}\n{far}\n");
+        let lines = read_unchecked(text.as_bytes()).unwrap();
+        let err = check_range(&lines, now).unwrap_err().to_string();
+        assert!(
+            err.starts_with("line 1: ") && err.contains("future"),
+            "{err}"
+        );
+        let text = format!("{ok}\n{ok}\n");
+        check_range(&read_unchecked(text.as_bytes()).unwrap(), now).unwrap();
     }
 }

@@ -254,7 +254,7 @@ impl<'a> SloContext<'a> {
         let mode = match self.kind {
             SpecKind::PrometheusV1 => "cli-gen-prom",
             SpecKind::K8sPrometheusServiceLevel => "cli-gen-k8s",
-            SpecKind::OpenSloV1Alpha => "cli-gen-openslo",
+            SpecKind::OpenSloV1Alpha | SpecKind::OpenSloV1 => "cli-gen-openslo",
         };
         let info: Labels = [
             ("sloth_version", self.opts.version.clone()),

@@ -10,6 +10,9 @@ use regex::Regex;
 #[cfg(test)]
 mod model_tests;
 mod openslo;
+mod openslo_v1;
+#[cfg(test)]
+mod openslo_v1_tests;
 mod sloth;
 
 use super::LoadOptions;
@@ -33,6 +36,9 @@ static OSLO_KIND_RE: LazyLock<Regex> =
 static OSLO_API_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?m)^apiVersion: +['"]?openslo/v1alpha['"]? *$"#).expect("static regex")
 });
+static OSLO_V1_API_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?m)^apiVersion: +['"]?openslo/v1['"]? *$"#).expect("static regex")
+});
 static COMMENT_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)^#.*$").expect("static regex"));
 
@@ -50,6 +56,9 @@ pub fn detect(text: &str) -> Option<SpecKind> {
         Some(SpecKind::K8sPrometheusServiceLevel)
     } else if OSLO_KIND_RE.is_match(&text) && OSLO_API_RE.is_match(&text) {
         Some(SpecKind::OpenSloV1Alpha)
+    } else if OSLO_V1_API_RE.is_match(&text) {
+        // burnwatch's own addition: Sloth reads no OpenSLO v1 (its #376).
+        Some(SpecKind::OpenSloV1)
     } else {
         None
     }
@@ -105,6 +114,7 @@ fn load_text_inner(
 ) -> (Vec<SpecDocument>, Vec<Diagnostic>) {
     let mut diags = Diagnostics::new(file);
     let mut docs = Vec::new();
+    let mut v1_docs = Vec::new();
     // A UTF-8 byte order mark (Windows editors write one) is an encoding marker, not
     // content; left in place it hides `version:` from the format detection.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -121,7 +131,7 @@ fn load_text_inner(
                 Pos::new(first_content_line(&chunk, line), 1),
                 "invalid spec, could not load with any of the supported spec types \
                  (version: prometheus/v1; apiVersion: sloth.slok.dev/v1 with kind: PrometheusServiceLevel; \
-                 apiVersion: openslo/v1alpha with kind: SLO)",
+                 apiVersion: openslo/v1alpha with kind: SLO; apiVersion: openslo/v1)",
             );
             continue;
         };
@@ -137,6 +147,14 @@ fn load_text_inner(
             }
         };
         let Some(root) = nodes.first() else { continue };
+        if kind == SpecKind::OpenSloV1 {
+            // v1 objects refer to each other: lowered together once the file is read.
+            v1_docs.push(openslo_v1::V1Doc {
+                line,
+                root: root.clone(),
+            });
+            continue;
+        }
         let doc = match kind {
             SpecKind::PrometheusV1 => {
                 sloth::lower(root, kind, &sloth::PROM_KEYS, Mode::Lenient, &mut diags)
@@ -145,6 +163,7 @@ fn load_text_inner(
                 sloth::lower(root, kind, &sloth::K8S_KEYS, Mode::Strict, &mut diags)
             }
             SpecKind::OpenSloV1Alpha => openslo::lower(root, catalog, &mut diags),
+            SpecKind::OpenSloV1 => None,
         };
         if let Some(mut doc) = doc {
             doc.file = file.to_path_buf();
@@ -152,6 +171,15 @@ fn load_text_inner(
             check_repeated_ids(&doc, &mut diags);
             docs.push(doc);
         }
+    }
+    if !v1_docs.is_empty() {
+        for mut doc in openslo_v1::lower_file(&v1_docs, catalog, &mut diags) {
+            doc.file = file.to_path_buf();
+            check_repeated_ids(&doc, &mut diags);
+            docs.push(doc);
+        }
+        // Documents in file order, whatever their format.
+        docs.sort_by_key(|d| d.line);
     }
     (docs, diags.into_vec())
 }

@@ -8,6 +8,7 @@
 //! Architecture invariant: nothing here does network I/O or knows about Prometheus rule
 //! output, sources or evaluation; later stages depend on this module, never the reverse.
 
+pub mod budget;
 pub mod diag;
 pub mod discover;
 pub mod duration;
@@ -24,6 +25,7 @@ pub mod yaml;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use budget::{BudgetPolicy, BudgetingMethod, CalendarUnit, Period, PolicyError, PolicyState};
 pub use diag::{Diagnostic, Pos, Severity as DiagSeverity};
 pub use duration::Duration;
 pub use model::{AlertSpec, Labels, Severity, Sli, Slo, SpecDocument, SpecKind};

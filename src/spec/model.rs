@@ -21,6 +21,8 @@ pub enum SpecKind {
     K8sPrometheusServiceLevel,
     /// `apiVersion: openslo/v1alpha`, `kind: SLO`.
     OpenSloV1Alpha,
+    /// `apiVersion: openslo/v1` (any kind; the file's `SLO` objects become documents).
+    OpenSloV1,
 }
 
 impl SpecKind {
@@ -30,6 +32,7 @@ impl SpecKind {
             SpecKind::PrometheusV1 => "prometheus/v1",
             SpecKind::K8sPrometheusServiceLevel => "sloth.slok.dev/v1",
             SpecKind::OpenSloV1Alpha => "openslo/v1alpha",
+            SpecKind::OpenSloV1 => "openslo/v1",
         }
     }
 }

@@ -344,6 +344,8 @@ const HEADERS: &[&str] = &[
     "version: \"prometheus/v1\"\n",
     "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\n",
     "apiVersion: openslo/v1alpha\nkind: SLO\n",
+    "apiVersion: openslo/v1\nkind: SLO\n",
+    "apiVersion: openslo/v1\nkind: SLI\n",
 ];
 
 proptest! {

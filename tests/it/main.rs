@@ -5,6 +5,7 @@ mod daemon;
 mod daemon_e2e;
 mod daemon_sources;
 mod dashboards;
+mod hardening;
 mod http;
 mod mwmb_model;
 mod notify;

@@ -14,7 +14,7 @@ const BAD: &str = "tests/fixtures/validate/bad";
 const GOOD: &str = "tests/fixtures/validate/good";
 
 const NAME_RULE: &str = "name must start and end with an alphanumeric and can only contain alphanumeric, '.', '_', and '-'";
-const UNKNOWN_FORMAT: &str = "invalid spec, could not load with any of the supported spec types (version: prometheus/v1; apiVersion: sloth.slok.dev/v1 with kind: PrometheusServiceLevel; apiVersion: openslo/v1alpha with kind: SLO)";
+const UNKNOWN_FORMAT: &str = "invalid spec, could not load with any of the supported spec types (version: prometheus/v1; apiVersion: sloth.slok.dev/v1 with kind: PrometheusServiceLevel; apiVersion: openslo/v1alpha with kind: SLO; apiVersion: openslo/v1)";
 const PLUGINS_IGNORED: &str = "SLO plugins are Sloth Go plugins (rule post-processing); burnwatch does not run them and ignores this field";
 const NO_BUDGET: &str = "objective 100 leaves no error budget: every error is an infinite burn rate and the budget is always exhausted";
 
@@ -434,12 +434,12 @@ fn missing_path_is_an_error_and_other_paths_are_still_checked() {
 fn good_specs_cover_every_sloth_shape_and_are_valid() {
     let run = validate(&[GOOD]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    // 18 files; SLOs counted per file: events-page-ticket 1, two-slos-subquery 2,
+    // 20 files; SLOs counted per file: events-page-ticket 1, two-slos-subquery 2,
     // raw-block-scalar 2, latency-multiline 2, multi-document 2, no-alerts 1, k8s-single 1,
     // k8s-two-slos 2, k8s-multi-document 2, openslo-single 1, openslo-multi 3,
     // openslo-28d 1, plugins 6, quoted-versions 3, objective-100 1, bom 1, crlf 2,
-    // sloth-merge-rules 2.
-    assert_eq!(run.stdout, "35 SLOs in 18 files are valid\n");
+    // sloth-merge-rules 2, openslo-v1-referenced 1, openslo-v1-inline 3.
+    assert_eq!(run.stdout, "39 SLOs in 20 files are valid\n");
     let g = |f: &str, p: &str| format!("{GOOD}/{f}:{p}");
     let expected = vec![
         g(
@@ -492,7 +492,7 @@ fn period_flag_chooses_the_catalog_entry() {
     // 28d is in the built-in catalog.
     let run = validate(&["--period", "28d", GOOD]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(run.stdout, "35 SLOs in 18 files are valid\n");
+    assert_eq!(run.stdout, "39 SLOs in 20 files are valid\n");
     // 7d is not.
     let run = validate(&["--period", "7d", &format!("{GOOD}/no-alerts.yaml")]);
     assert_eq!(run.code, Some(2));

@@ -63,12 +63,17 @@ pub fn not_after(der: &[u8]) -> Option<DateTime<Utc>> {
 /// UTCTime (`YYMMDDHHMMSSZ`, years 1950–2049) or GeneralizedTime (`YYYYMMDDHHMMSSZ`).
 fn parse_time(tag: u8, s: &str) -> Option<DateTime<Utc>> {
     let s = s.strip_suffix('Z')?;
+    // Byte-indexed slicing below is only safe on ASCII digits: a certificate is outside
+    // input, and a multi-byte character would otherwise split mid-character and panic.
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let (year, rest) = match tag {
         0x17 if s.len() == 12 => {
-            let yy: i32 = s[..2].parse().ok()?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &s[2..])
+            let yy: i32 = s.get(..2)?.parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, s.get(2..)?)
         }
-        0x18 if s.len() == 14 => (s[..4].parse().ok()?, &s[4..]),
+        0x18 if s.len() == 14 => (s.get(..4)?.parse().ok()?, s.get(4..)?),
         _ => return None,
     };
     let num = |r: std::ops::Range<usize>| rest.get(r)?.parse::<u32>().ok();
@@ -106,5 +111,24 @@ mod tests {
         assert_eq!(not_after(b""), None);
         assert_eq!(not_after(&[0x30, 0x82, 0xff]), None);
         assert_eq!(not_after(&[0x30, 0x03, 0x02, 0x01, 0x00]), None);
+    }
+
+    #[test]
+    fn non_ascii_times_are_none_not_a_panic() {
+        // 12 bytes whose byte 2 falls inside a multi-byte character: used to panic.
+        for s in [
+            "2é010100000Z",
+            "202é010100000Z",
+            "é9991231000000Z",
+            "26０101000000Z",
+            "+1+101000000Z",
+        ] {
+            assert_eq!(parse_time(0x17, s), None, "{s}");
+            assert_eq!(parse_time(0x18, s), None, "{s}");
+        }
+        assert_eq!(
+            parse_time(0x17, "310709000000Z"),
+            Some(Utc.with_ymd_and_hms(2031, 7, 9, 0, 0, 0).unwrap())
+        );
     }
 }

@@ -12,6 +12,10 @@ use crate::source::{
     Correction, CorrectionKind, Coverage, NoData, SloEvents, SourceBatch, from_epoch,
 };
 
+/// The most buckets one table holds: a year and a day of minutes (recordings are bounded
+/// to that span by `replay::record::read`; live chunks are far shorter).
+pub const MAX_BUCKETS: i64 = 367 * 1440;
+
 /// Values of every query over one chunk, dense: `None` = no datapoint.
 #[derive(Clone, Debug)]
 pub struct ChunkTable {
@@ -22,15 +26,19 @@ pub struct ChunkTable {
 }
 
 impl ChunkTable {
-    /// An empty table for `n_queries` queries over `[start, end)` at `period` seconds.
+    /// An empty table for `n_queries` queries over `[start, end)` at `period` seconds,
+    /// at most [`MAX_BUCKETS`] buckets long: the span comes from outside timestamps, so it
+    /// must not size an allocation unchecked (datapoints past the cap are refused by
+    /// [`ChunkTable::insert`]).
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>, period: u32, n_queries: usize) -> Self {
         let period = period.max(1);
-        let buckets = ((end - start).num_seconds().max(0) / i64::from(period)) as usize;
+        let buckets =
+            ((end - start).num_seconds().max(0) / i64::from(period)).min(MAX_BUCKETS) as usize;
         ChunkTable {
             start: start.timestamp(),
             period,
             buckets,
-            values: vec![None; buckets * n_queries],
+            values: vec![None; buckets.saturating_mul(n_queries)],
         }
     }
     /// Number of buckets.
@@ -233,5 +241,15 @@ mod tests {
         assert_eq!(broken.len(), 1);
         assert_eq!(broken[0].reason, "AccessDenied");
         assert!(!batch.events.iter().any(|e| e.slo_id == "broken"));
+    }
+
+    #[test]
+    fn a_far_away_span_is_capped_not_allocated() {
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap();
+        let mut table = ChunkTable::new(start, end, 60, 2);
+        assert_eq!(table.buckets(), MAX_BUCKETS as usize);
+        assert!(table.insert(1, start.timestamp(), 1.0));
+        assert!(!table.insert(1, end.timestamp() - 60, 1.0));
     }
 }
