@@ -113,6 +113,9 @@ pub enum DaemonError {
     /// The history store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another daemon holds the store (or its lock file is unusable).
+    #[error(transparent)]
+    Locked(#[from] crate::store::lock::LockError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -167,8 +170,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), DaemonError> {
     let config = Arc::new(config);
+    // Before the store is even migrated: a second daemon must not touch it.
+    let lock = crate::store::lock::StoreLock::acquire(&config.storage.path)?;
     let store = Arc::new(Store::open(&config.storage.path)?);
-    tracing::info!(path = %store.path().display(), "history store open");
+    tracing::info!(path = %store.path().display(), lock = %lock.path().display(), "history store open and locked");
     let board = StatusBoard::new();
     let telemetry = Telemetry::new(board.clone());
     let readiness = Readiness::new(telemetry.clone());
@@ -257,6 +262,8 @@ pub async fn run(
         Err(e) => tracing::error!(error = %e, "HTTP server task ended abnormally"),
     }
     tracing::info!("stopped");
+    // Held to the very end: the outbox and the HTTP API used the store until here.
+    drop(lock);
     Ok(())
 }
 

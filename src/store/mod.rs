@@ -10,6 +10,7 @@
 //! module writes SQL.
 
 pub mod alerts;
+pub mod lock;
 pub mod notifications;
 pub mod outbox;
 pub mod probes;

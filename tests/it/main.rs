@@ -24,6 +24,7 @@ mod rules;
 mod runbooks;
 mod sources;
 mod store_fault;
+mod store_lock;
 mod support;
 mod timeline;
 mod validate;
