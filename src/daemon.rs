@@ -9,6 +9,10 @@
 //! deliver what is due for at most `outbox.shutdown_timeout` (the rest stays in SQLite for
 //! the next start), stop the HTTP server after in-flight requests.
 //!
+//! The store is locked for the daemon's life ([`crate::store::lock`]): a second daemon on
+//! the same store exits instead of delivering the same outbox rows. After each successful
+//! evaluation the [`Watchdog`] beats (`BurnwatchWatchdog` to every Alertmanager).
+//!
 //! The evaluation is a component: the daemon knows when to call it, not what it does.
 //! Without one, the daemon serves HTTP and delivers the outbox, and says so in the log.
 
@@ -24,6 +28,7 @@ use crate::http::{AppState, Readiness};
 use crate::notify::alertmanager::AlertmanagerNotifier;
 use crate::notify::outbox::{Outbox, OutboxError};
 use crate::notify::sns::SnsNotifier;
+use crate::notify::watchdog::Watchdog;
 use crate::notify::{BoxFuture, Notification, Notifier, NotifyError};
 use crate::spec::{Duration, LoadOptions, SpecDocument};
 use crate::status::StatusBoard;
@@ -237,7 +242,21 @@ pub async fn run(
     tokio::pin!(shutdown);
     match evaluation {
         Some(mut evaluation) => {
-            evaluate(evaluation.as_mut(), &ctx, &readiness, shutdown.as_mut()).await
+            let watchdog = Watchdog::from_config(&config)?;
+            if watchdog.is_some() {
+                tracing::info!(
+                    alert = crate::notify::watchdog::ALERT_NAME,
+                    "watchdog on: sent to every Alertmanager while evaluations succeed"
+                );
+            }
+            evaluate(
+                evaluation.as_mut(),
+                &ctx,
+                &readiness,
+                watchdog,
+                shutdown.as_mut(),
+            )
+            .await
         }
         None => {
             tracing::warn!(
@@ -276,6 +295,7 @@ async fn evaluate(
     evaluation: &mut dyn Evaluation,
     ctx: &EvalContext,
     readiness: &Readiness,
+    mut watchdog: Option<Watchdog>,
     mut shutdown: std::pin::Pin<&mut (impl Future<Output = ()> + Send)>,
 ) {
     let interval = ctx.config.eval_interval;
@@ -331,6 +351,11 @@ async fn evaluate(
         ctx.telemetry
             .evaluation_duration
             .observe(started.elapsed().as_secs_f64());
+        if result.is_ok()
+            && let Some(w) = watchdog.as_mut()
+        {
+            w.beat(slot);
+        }
         match result {
             Ok(()) if !readiness.is_ready() => {
                 readiness.set(true);

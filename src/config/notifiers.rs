@@ -28,6 +28,9 @@ pub struct AlertmanagerConfig {
     /// Bearer token sent as `Authorization`, read from the variable named by
     /// `bearer_token_env`.
     pub bearer_token: Option<Secret>,
+    /// Send the always-firing `BurnwatchWatchdog` alert
+    /// ([`crate::notify::watchdog`]) for a dead man's switch. Default: true.
+    pub watchdog: bool,
 }
 
 /// Prometheus' default Alertmanager timeout.
@@ -107,11 +110,13 @@ fn read_alertmanager(
             ),
         }
     }
+    let watchdog = m.bool("watchdog", diags).unwrap_or(true);
     m.finish(diags);
     Some(AlertmanagerConfig {
         urls,
         timeout,
         bearer_token,
+        watchdog,
     })
 }
 

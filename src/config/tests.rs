@@ -241,3 +241,34 @@ fn the_demo_configuration_is_valid() {
     assert!(c.sources.replay.is_some());
     assert!(c.spec_options().is_ok());
 }
+
+#[test]
+fn the_demos_commented_alertmanager_block_parses_and_the_watchdog_defaults_on() {
+    // The demo documents every Alertmanager key in a commented block; uncommented it must
+    // be a valid configuration with the documented values.
+    let demo = include_str!("../../examples/demo/burnwatch.yaml");
+    let block: String = demo
+        .lines()
+        .skip_while(|l| l.trim() != "# alertmanager:")
+        .take_while(|l| l.trim() != "# sns:")
+        .map(|l| format!("{}\n", l.replacen("# ", "", 1)))
+        .collect();
+    assert!(block.contains("watchdog:"), "{block}");
+    let env = |name: &str| (name == "ALERTMANAGER_TOKEN").then(|| "t".to_string());
+    let c = parse_env(&format!("notifiers:\n{block}"), &env).unwrap();
+    let am = c.notifiers.alertmanager.as_ref().unwrap();
+    assert!(am.watchdog);
+    let off =
+        parse("notifiers:\n  alertmanager:\n    urls: [http://am:9093]\n    watchdog: false\n")
+            .unwrap();
+    assert!(!off.notifiers.alertmanager.unwrap().watchdog);
+    let default = parse("notifiers:\n  alertmanager:\n    urls: [http://am:9093]\n").unwrap();
+    assert!(default.notifiers.alertmanager.unwrap().watchdog);
+    let bad =
+        parse("notifiers:\n  alertmanager:\n    urls: [http://am:9093]\n    watchdog: sometimes\n")
+            .unwrap_err();
+    assert!(
+        bad[0].starts_with("conf/burnwatch.yaml:4:15: `watchdog` must be true or false"),
+        "{bad:?}"
+    );
+}

@@ -17,6 +17,7 @@ pub mod alert;
 pub mod alertmanager;
 pub mod outbox;
 pub mod sns;
+pub mod watchdog;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -28,4 +28,5 @@ mod store_lock;
 mod support;
 mod timeline;
 mod validate;
+mod watchdog;
 mod web_e2e;
