@@ -1,5 +1,7 @@
 //! Database probes in the daemon: every configured `probes:` target runs on its own
-//! `interval` (default 60 s, [`crate::probe::db::schedule`]); each run is stored
+//! `interval` (default 60 s, [`crate::probe::db::schedule`]), on slots aligned to it
+//! (multiples of the interval since the Unix epoch, so the first run waits for the next
+//! slot and replicas probe at the same instants); each run is stored
 //! (`/api/v1/probes`, `history`, RDS events for `timeline`), exported (`burnwatch_probe_*`)
 //! and evaluated by the target's `DatabaseConnectivity` alert ([`alert`]).
 //!
@@ -195,16 +197,15 @@ async fn run_target(
 ) {
     let (mut state, mut persisted) = restored;
     // The config guarantees at least 1s; the floor keeps a hand-built target from
-    // spinning (and tokio from panicking on a zero period).
-    let period = target
+    // spinning.
+    let interval = target
         .schedule
         .interval
-        .to_std()
-        .max(crate::probe::db::schedule::MIN_INTERVAL.to_std());
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        .max(crate::probe::db::schedule::MIN_INTERVAL);
+    let mut slot = crate::daemon::next_slot(Utc::now(), interval);
     loop {
-        tick.tick().await;
+        let wait = (slot - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait).await;
         let outcome = run_probe_outcome(&target).await;
         let run = outcome.run;
         let steps: Vec<(&str, f64)> = run
@@ -238,24 +239,33 @@ async fn run_target(
             Err(e) => tracing::error!(error = %e, "probe store task failed"),
         }
         if let Some(cfg) = &target.schedule.alert
-            && let Err(e) = alert_on(&target, &run, cfg, &mut state, &mut persisted, &ctx).await
+            && let Err(e) =
+                alert_on(&target, &run, cfg, slot, &mut state, &mut persisted, &ctx).await
         {
             tracing::error!(target = %target.name, error = %e, "cannot commit the probe alert; the next run decides again");
         }
+        // The next slot after now: a run that overran skips the slots it missed.
+        slot = crate::daemon::next_slot(Utc::now().max(slot), interval);
     }
 }
 
-/// Evaluate the alert on `run` and commit what changed. On error `state` is left as it
-/// was before the run.
+/// Evaluate the alert on `run`, started at `slot`, and commit what changed. On error
+/// `state` is left as it was before the run.
+///
+/// The alert's clock is the slot, not the moment the run ended: replicas of an HA pair
+/// probe on the same slots (multiples of the interval since the epoch, like SLO
+/// evaluations), so two replicas that see the same failure fire, re-send and resolve
+/// with the same `startsAt`/`endsAt`, hence the same SNS FIFO deduplication ids.
 async fn alert_on(
     target: &ProbeTarget,
     run: &ProbeRun,
     cfg: &ProbeAlertConfig,
+    slot: DateTime<Utc>,
     state: &mut ProbeAlertState,
     persisted: &mut serde_json::Value,
     ctx: &EvalContext,
 ) -> Result<(), EvalError> {
-    let now: DateTime<Utc> = Utc::now();
+    let now = slot;
     let mut next = state.clone();
     let observed = next.observe(
         run,
@@ -450,5 +460,76 @@ mod tests {
         restore(&[kept], &ctx).await;
         assert_eq!(store.outbox_items().unwrap().len(), 2);
         assert_eq!(store.alert_states().unwrap().len(), 1, "kept stays");
+    }
+    /// Two replicas started at different instants probe on the same slots and describe
+    /// the same failure with the same labels, `startsAt`/`endsAt` and SNS FIFO ids, even
+    /// though their run ids (annotations) differ.
+    #[test]
+    fn replicas_seeing_the_same_failure_send_identical_identities() {
+        use chrono::TimeZone;
+        let (config, _) = Config::parse(
+            std::path::Path::new("burnwatch.yaml"),
+            "listen: 127.0.0.1:9464\n",
+            &|_| None,
+        )
+        .unwrap();
+        let cfg = ProbeAlertConfig {
+            severity: crate::spec::Severity::Page,
+            after: 2,
+        };
+        let interval = crate::spec::Duration::from_secs(60);
+        let replica = |started: DateTime<Utc>, name: &str| {
+            let mut state = ProbeAlertState::default();
+            let mut slot = crate::daemon::next_slot(started, interval);
+            let mut sent = Vec::new();
+            // Failing from 10:05 on, healthy again from 10:12.
+            while slot < Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 0).unwrap() {
+                let failing = slot >= Utc.with_ymd_and_hms(2026, 11, 20, 10, 5, 0).unwrap()
+                    && slot < Utc.with_ymd_and_hms(2026, 11, 20, 10, 12, 0).unwrap();
+                let class = if failing {
+                    Classification::TcpRefused
+                } else {
+                    Classification::Healthy
+                };
+                let run = ProbeRun {
+                    id: format!("{name}-{}", slot.timestamp()),
+                    target: "rds".into(),
+                    started_at: slot.to_rfc3339(),
+                    healthy: !failing,
+                    classification: class,
+                    failed_step: failing.then_some(crate::probe::StepName::Tcp),
+                    steps: vec![],
+                    runbook: class.runbook(),
+                };
+                let observed = state.observe(&run, slot.timestamp(), &cfg, 60, 60);
+                if let Some((d, repeat)) = observed.delivery {
+                    sent.extend(state.notification("rds", d, repeat, &config));
+                }
+                slot = crate::daemon::next_slot(slot, interval);
+            }
+            sent
+        };
+        let a = replica(Utc.with_ymd_and_hms(2026, 11, 20, 9, 58, 3).unwrap(), "a");
+        let b = replica(
+            Utc.with_ymd_and_hms(2026, 11, 20, 9, 59, 41).unwrap()
+                + chrono::Duration::milliseconds(700),
+            "b",
+        );
+        assert!(a.iter().any(|n| n.state == crate::notify::State::Firing));
+        assert!(a.iter().any(|n| n.state == crate::notify::State::Resolved));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.labels, y.labels);
+            assert_eq!((x.starts_at, x.ends_at), (y.starts_at, y.ends_at));
+            assert_eq!(x.repeat, y.repeat);
+            assert_ne!(x.annotations["probe_id"], y.annotations["probe_id"]);
+            let fifo = |n: &Notification| crate::notify::sns::build_message(n, true).fifo;
+            assert_eq!(fifo(x), fifo(y));
+        }
+        assert_eq!(
+            a[0].starts_at,
+            Utc.with_ymd_and_hms(2026, 11, 20, 10, 6, 0).unwrap(),
+            "fired on the slot of the second failing run"
+        );
     }
 }
