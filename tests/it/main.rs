@@ -5,6 +5,7 @@ mod daemon;
 mod daemon_e2e;
 mod daemon_sources;
 mod dashboards;
+mod ha_pair;
 mod hardening;
 mod http;
 mod mwmb_model;
