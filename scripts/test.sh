@@ -27,5 +27,8 @@ echo "== burnwatch generate prometheus slo-specs/ | promtool check rules"
 cargo run --quiet --locked -- generate prometheus --skip-unmapped slo-specs/ -o target/slo-rules.yml
 "$BURNWATCH_TEST_PROMTOOL" check rules target/slo-rules.yml
 
+echo "== fuzzing, 20 s per target (scripts/fuzz.sh)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh
+
 echo "== container image (scripts/check-image.sh)"
 scripts/check-image.sh

@@ -459,6 +459,11 @@ pub fn parse_matrix(body: &str) -> Result<BTreeMap<i64, f64>, String> {
     let mut out: BTreeMap<i64, f64> = BTreeMap::new();
     for s in data.result {
         for (t, v) in s.values {
+            // Bounded before it is used as a time: a sample dated 1e300 would saturate to
+            // i64::MAX and overflow the bucket arithmetic after it.
+            if !(0.0..=MAX_SAMPLE_SECS).contains(&t) {
+                return Err(format!("sample timestamp {t} is outside 1970..=9999-12-31"));
+            }
             let v: f64 = v
                 .parse()
                 .map_err(|_| format!("sample value {v:?} is not a number"))?;
@@ -467,6 +472,9 @@ pub fn parse_matrix(body: &str) -> Result<BTreeMap<i64, f64>, String> {
     }
     Ok(out)
 }
+
+/// 9999-12-31T23:59:59Z: the last second a sample may carry (chrono and RFC 3339 end there).
+const MAX_SAMPLE_SECS: f64 = 253_402_300_799.0;
 
 /// `application/x-www-form-urlencoded` encoding of `pairs`.
 fn form_body(pairs: &[(&str, &str)]) -> String {
@@ -508,6 +516,19 @@ mod tests {
             ),
             "sum(rate(x[5m])) / sum(rate(y[5m]))"
         );
+    }
+
+    #[test]
+    fn sample_timestamps_outside_the_calendar_are_refused() {
+        for t in ["1e300", "-1", "-1e300", "253402300800"] {
+            let body = format!(
+                r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{}},"values":[[{t},"1"]]}}]}}}}"#
+            );
+            let err = parse_matrix(&body).unwrap_err();
+            assert!(err.contains("outside 1970"), "{t}: {err}");
+        }
+        let ok = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[253402300799,"2"]]}]}}"#;
+        assert_eq!(parse_matrix(ok).unwrap()[&253_402_300_799], 2.0);
     }
 
     #[test]
