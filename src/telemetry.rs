@@ -148,6 +148,9 @@ pub struct Telemetry {
     /// `burnwatch_evaluations_missed_total`: scheduled ticks skipped because the previous
     /// evaluation overran.
     pub evaluations_missed: Counter,
+    /// `burnwatch_transitions_dropped_total`: alert transitions of failed commits dropped
+    /// from the in-memory backlog because the store kept failing past its cap.
+    pub transitions_dropped: Counter,
     /// `burnwatch_evaluation_duration_seconds`.
     pub evaluation_duration: Histogram,
     /// `burnwatch_probe_success{target}`: 1 when the target's last probe run was healthy.
@@ -201,6 +204,7 @@ impl Telemetry {
             evaluations: Counter::default(),
             evaluation_failures: Counter::default(),
             evaluations_missed: Counter::default(),
+            transitions_dropped: Counter::default(),
             evaluation_duration: seconds_buckets(),
             probe_success: Family::default(),
             probe_step_duration: Family::default(),
@@ -269,6 +273,11 @@ impl Telemetry {
             "burnwatch_evaluations_missed",
             "Scheduled evaluation ticks skipped because the previous one overran",
             t.evaluations_missed.clone(),
+        );
+        r.register(
+            "burnwatch_transitions_dropped",
+            "Alert transitions dropped from the unsaved backlog while the store kept failing",
+            t.transitions_dropped.clone(),
         );
         r.register(
             "burnwatch_evaluation_duration_seconds",
