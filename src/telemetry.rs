@@ -14,6 +14,7 @@
 //! Prometheus' own `/federate` output. Every other series passes the linter cleanly.
 
 pub mod sources;
+pub mod store;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -166,6 +167,8 @@ pub struct Telemetry {
     pub probe_runs: Family<ProbeResultLabels, Counter>,
     /// The live sources' cost, RDS and Batch series.
     pub sources: sources::SourceTelemetry,
+    /// The history store's size and retention series.
+    pub store: store::StoreTelemetry,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -211,9 +214,11 @@ impl Telemetry {
             probe_classification: Family::default(),
             probe_runs: Family::default(),
             sources: sources::SourceTelemetry::default(),
+            store: store::StoreTelemetry::default(),
         };
         let r = &mut registry;
         t.sources = sources::SourceTelemetry::register(r);
+        t.store = store::StoreTelemetry::register(r);
         r.register(
             "burnwatch_ready",
             "1 once backfill finished and SLOs are evaluated",
@@ -226,7 +231,7 @@ impl Telemetry {
         );
         r.register(
             "burnwatch_notifications_failed",
-            "Failed delivery attempts (unavailable: retried; rejected, invalid: given up)",
+            "Failed delivery attempts (unavailable: retried; rejected, invalid, expired: given up)",
             t.notifications_failed.clone(),
         );
         r.register(
