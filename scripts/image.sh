@@ -11,7 +11,8 @@ IMAGE=${IMAGE:-localhost/burnwatch:dev}
 CTX=target/oci
 ROOT=$CTX/rootfs
 
-if command -v docker >/dev/null && ! command -v podman >/dev/null; then
+# docker only where its daemon answers (CI machines have the client but no daemon).
+if ! command -v podman >/dev/null && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   ENGINE=docker
 else
   apt_install podman buildah ca-certificates

@@ -14,6 +14,7 @@
 //! Prometheus' own `/federate` output. Every other series passes the linter cleanly.
 
 pub mod sources;
+pub mod store;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -148,6 +149,9 @@ pub struct Telemetry {
     /// `burnwatch_evaluations_missed_total`: scheduled ticks skipped because the previous
     /// evaluation overran.
     pub evaluations_missed: Counter,
+    /// `burnwatch_transitions_dropped_total`: alert transitions of failed commits dropped
+    /// from the in-memory backlog because the store kept failing past its cap.
+    pub transitions_dropped: Counter,
     /// `burnwatch_evaluation_duration_seconds`.
     pub evaluation_duration: Histogram,
     /// `burnwatch_probe_success{target}`: 1 when the target's last probe run was healthy.
@@ -163,6 +167,8 @@ pub struct Telemetry {
     pub probe_runs: Family<ProbeResultLabels, Counter>,
     /// The live sources' cost, RDS and Batch series.
     pub sources: sources::SourceTelemetry,
+    /// The history store's size and retention series.
+    pub store: store::StoreTelemetry,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -201,15 +207,18 @@ impl Telemetry {
             evaluations: Counter::default(),
             evaluation_failures: Counter::default(),
             evaluations_missed: Counter::default(),
+            transitions_dropped: Counter::default(),
             evaluation_duration: seconds_buckets(),
             probe_success: Family::default(),
             probe_step_duration: Family::default(),
             probe_classification: Family::default(),
             probe_runs: Family::default(),
             sources: sources::SourceTelemetry::default(),
+            store: store::StoreTelemetry::default(),
         };
         let r = &mut registry;
         t.sources = sources::SourceTelemetry::register(r);
+        t.store = store::StoreTelemetry::register(r);
         r.register(
             "burnwatch_ready",
             "1 once backfill finished and SLOs are evaluated",
@@ -222,7 +231,7 @@ impl Telemetry {
         );
         r.register(
             "burnwatch_notifications_failed",
-            "Failed delivery attempts (unavailable: retried; rejected, invalid: given up)",
+            "Failed delivery attempts (unavailable: retried; rejected, invalid, expired: given up)",
             t.notifications_failed.clone(),
         );
         r.register(
@@ -269,6 +278,11 @@ impl Telemetry {
             "burnwatch_evaluations_missed",
             "Scheduled evaluation ticks skipped because the previous one overran",
             t.evaluations_missed.clone(),
+        );
+        r.register(
+            "burnwatch_transitions_dropped",
+            "Alert transitions dropped from the unsaved backlog while the store kept failing",
+            t.transitions_dropped.clone(),
         );
         r.register(
             "burnwatch_evaluation_duration_seconds",

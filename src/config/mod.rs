@@ -80,6 +80,9 @@ pub struct Config {
 pub struct StorageConfig {
     /// SQLite file. Default: [`default_storage_path`] (`data/burnwatch.sqlite`).
     pub path: PathBuf,
+    /// How long history is kept (probe runs, transitions, notifications, RDS events,
+    /// snapshots); older rows are pruned hourly. Default: [`default_retention`].
+    pub retention: Duration,
 }
 
 /// The HTTP API section (`api:`).
@@ -106,6 +109,11 @@ pub struct OutboxConfig {
     /// On SIGTERM/SIGINT, how long to keep delivering before exiting; what is left stays
     /// in the store for the next start. Default: [`default_shutdown_timeout`].
     pub shutdown_timeout: Duration,
+    /// Age after which an undeliverable notification that can no longer matter (a resolve,
+    /// or a page whose alert has moved on) is given up, recorded as undelivered and
+    /// counted. A page for an alert still firing is never given up. Default:
+    /// [`default_outbox_max_age`].
+    pub max_age: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -114,6 +122,7 @@ impl Default for OutboxConfig {
             initial_backoff: default_initial_backoff(),
             max_backoff: default_max_backoff(),
             shutdown_timeout: default_shutdown_timeout(),
+            max_age: default_outbox_max_age(),
         }
     }
 }
@@ -160,6 +169,17 @@ pub fn default_listen() -> SocketAddr {
 /// Default history file, relative to the config file's folder.
 pub fn default_storage_path() -> PathBuf {
     PathBuf::from("data/burnwatch.sqlite")
+}
+/// 400 days: a postmortem written a year after the incident still finds its history.
+pub const fn default_retention() -> Duration {
+    Duration::from_days(400)
+}
+/// The shortest retention accepted: the history a page's timeline needs.
+pub const MIN_RETENTION: Duration = Duration::from_days(1);
+/// A day: Alertmanager forgot an undelivered alert hours ago (its `endsAt` passed), and a
+/// resolve that arrives a day late tells the on-call nothing the timeline does not.
+pub const fn default_outbox_max_age() -> Duration {
+    Duration::from_days(1)
 }
 /// First retry after one second: a blip is retried quickly.
 pub const fn default_initial_backoff() -> Duration {
@@ -342,16 +362,31 @@ fn read_root(
 
 fn read_storage(node: Option<&Node>, base: &Path, diags: &mut Diagnostics) -> StorageConfig {
     let mut path = default_storage_path();
+    let mut retention = default_retention();
     if let Some(node) = node
         && let Some(mut m) = MapReader::new(node, diags, Mode::Strict)
     {
         if let Some(p) = m.str("path", diags) {
             path = PathBuf::from(p);
         }
+        if let Some(d) = m.duration("retention", diags) {
+            if d < MIN_RETENTION {
+                diags.error(
+                    m.pos_of("retention"),
+                    format!(
+                        "`retention` ({d}) must be at least {MIN_RETENTION}: a page's timeline \
+                         needs its history"
+                    ),
+                );
+            } else {
+                retention = d;
+            }
+        }
         m.finish(diags);
     }
     StorageConfig {
         path: base.join(path),
+        retention,
     }
 }
 
@@ -389,6 +424,19 @@ fn read_outbox(node: Option<&Node>, diags: &mut Diagnostics) -> OutboxConfig {
     }
     if let Some(d) = m.duration("shutdown_timeout", diags) {
         out.shutdown_timeout = d;
+    }
+    if let Some(d) = m.duration("max_age", diags) {
+        out.max_age = d;
+    }
+    if out.max_age < out.max_backoff {
+        diags.error(
+            m.pos_of("max_age"),
+            format!(
+                "`max_age` ({}) must not be shorter than `max_backoff` ({}): a notification \
+                 must get more than one retry",
+                out.max_age, out.max_backoff
+            ),
+        );
     }
     if out.max_backoff < out.initial_backoff {
         diags.error(

@@ -31,6 +31,8 @@ fn empty_file_gives_documented_defaults() {
         "runbooks/db-connectivity.md#auth-failed"
     );
     assert_eq!(c.storage.path, Path::new("conf/data/burnwatch.sqlite"));
+    assert_eq!(c.storage.retention, Duration::from_days(400));
+    assert_eq!(c.outbox.max_age, Duration::from_days(1));
     assert!(c.notifiers.alertmanager.is_none() && c.notifiers.sns.is_none());
     assert!(c.sources.is_empty() && c.probes.is_empty());
     assert_eq!(c.api.token_env, "BURNWATCH_API_TOKEN");
@@ -270,5 +272,25 @@ fn the_demos_commented_alertmanager_block_parses_and_the_watchdog_defaults_on() 
     assert!(
         bad[0].starts_with("conf/burnwatch.yaml:4:15: `watchdog` must be true or false"),
         "{bad:?}"
+    );
+}
+
+#[test]
+fn retention_and_outbox_max_age_are_read_and_bounded() {
+    let c = parse("storage: {retention: 90d}\noutbox: {max_age: 6h}\n").unwrap();
+    assert_eq!(c.storage.retention, Duration::from_days(90));
+    assert_eq!(c.outbox.max_age, Duration::from_hours(6));
+
+    let errs = parse("storage:\n  retention: 12h\n").unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("conf/burnwatch.yaml:2:14:") && errs[0].contains("at least 1d"),
+        "{errs:?}"
+    );
+    let errs = parse("outbox: {max_backoff: 5m, max_age: 1m}\n").unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("`max_age` (1m) must not be shorter than `max_backoff` (5m)")),
+        "{errs:?}"
     );
 }

@@ -41,6 +41,7 @@ pub(super) async fn serve_with(
         RetryPolicy {
             initial: std::time::Duration::from_secs(1),
             max: std::time::Duration::from_secs(60),
+            max_age: std::time::Duration::from_secs(86_400),
         },
         telemetry.clone(),
     ));

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::{Notification, Notifier, NotifyError};
+use super::{Notification, Notifier, NotifyError, State};
 use crate::store::{NewOutboxItem, NotificationRecord, OutboxItem, Store, StoreError};
 use crate::telemetry::Telemetry;
 
@@ -42,6 +42,8 @@ pub struct RetryPolicy {
     pub initial: Duration,
     /// Upper bound of the delay.
     pub max: Duration,
+    /// Age after which a row that can no longer matter is given up ([`Outbox::expire`]).
+    pub max_age: Duration,
 }
 
 impl RetryPolicy {
@@ -64,6 +66,7 @@ impl From<crate::config::OutboxConfig> for RetryPolicy {
         RetryPolicy {
             initial: c.initial_backoff.to_std(),
             max: c.max_backoff.to_std(),
+            max_age: c.max_age.to_std(),
         }
     }
 }
@@ -79,6 +82,8 @@ pub struct RoundReport {
     pub rejected: usize,
     /// Rows for receivers that are no longer configured (kept, postponed).
     pub orphaned: usize,
+    /// Rows given up after `outbox.max_age` (recorded as undelivered).
+    pub expired: usize,
 }
 
 impl RoundReport {
@@ -87,10 +92,11 @@ impl RoundReport {
         self.retrying += o.retrying;
         self.rejected += o.rejected;
         self.orphaned += o.orphaned;
+        self.expired += o.expired;
     }
     /// Rows looked at.
     pub fn total(&self) -> usize {
-        self.delivered + self.retrying + self.rejected + self.orphaned
+        self.delivered + self.retrying + self.rejected + self.orphaned + self.expired
     }
 }
 
@@ -192,8 +198,57 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    /// One delivery round at `now`: every due row is sent, retried later, or given up.
+    /// Give up rows older than the policy's `max_age` that can no longer matter: a
+    /// resolve, or a page whose alert has moved on (a newer row of the same alert waits
+    /// for the same receiver). A page for an alert that still fires is kept however old:
+    /// it is still true. Given-up rows are recorded as undelivered in history and counted
+    /// in `burnwatch_notifications_failed_total{reason="expired"}`. Returns how many.
+    pub async fn expire(&self, now: DateTime<Utc>) -> Result<usize, OutboxError> {
+        let age = chrono::Duration::from_std(self.policy.max_age).unwrap_or(chrono::Duration::MAX);
+        let Some(before) = now.checked_sub_signed(age) else {
+            return Ok(0);
+        };
+        let stale = blocking(&self.store, move |s| s.outbox_stale(before, ROUND_LIMIT)).await?;
+        let ctx = ReceiverRound {
+            store: self.store.clone(),
+            policy: self.policy,
+            telemetry: self.telemetry.clone(),
+            now,
+        };
+        let mut expired = 0;
+        for (item, moved_on) in stale {
+            // Unreadable rows are the delivery round's to record.
+            let Ok(n) = serde_json::from_str::<Notification>(&item.payload) else {
+                continue;
+            };
+            if !(moved_on || n.state == State::Resolved) {
+                continue;
+            }
+            let why = if moved_on {
+                "the alert has moved on"
+            } else {
+                "a resolve"
+            };
+            tracing::warn!(receiver = %item.receiver, slo_id = %n.slo_id, alert = %n.alert,
+                state = %n.state, attempts = item.attempts, enqueued_at = %item.created_at,
+                last_error = item.last_error.as_deref().unwrap_or(""),
+                "outbox: notification given up after outbox.max_age ({why})");
+            self.telemetry
+                .notification_failed(&item.receiver, "expired");
+            let error = format!(
+                "expired: undelivered for longer than outbox.max_age ({}s) and {why}",
+                self.policy.max_age.as_secs()
+            );
+            ctx.finish(&item, Some(&n), false, Some(error)).await?;
+            expired += 1;
+        }
+        Ok(expired)
+    }
+
+    /// One delivery round at `now`: stale rows that no longer matter are given up
+    /// ([`Outbox::expire`]), then every due row is sent, retried later, or given up.
     pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<RoundReport, OutboxError> {
+        let expired = self.expire(now).await?;
         let due = blocking(&self.store, move |s| s.outbox_due(now, ROUND_LIMIT)).await?;
         let mut by_receiver: BTreeMap<String, Vec<OutboxItem>> = BTreeMap::new();
         for item in due {
@@ -202,7 +257,10 @@ impl Outbox {
                 .or_default()
                 .push(item);
         }
-        let mut report = RoundReport::default();
+        let mut report = RoundReport {
+            expired,
+            ..RoundReport::default()
+        };
         let mut tasks = JoinSet::new();
         for (receiver, items) in by_receiver {
             let ctx = ReceiverRound {

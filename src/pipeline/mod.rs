@@ -47,10 +47,23 @@ pub struct Pipeline {
     persisted: HashMap<(String, String), serde_json::Value>,
     last_snapshot: Option<i64>,
     /// Transitions of ticks whose commit failed: written with the next commit, so a busy
-    /// or full store delays the history instead of losing it.
+    /// or full store delays the history instead of losing it. At most
+    /// [`MAX_UNSAVED_TRANSITIONS`], the newest kept.
     unsaved_transitions: Vec<AlertTransition>,
     probes: Vec<crate::probe::db::ProbeTarget>,
     probe_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// How many transitions of failed commits wait in memory for the next commit. A store that
+/// fails for hours (disk full) must not grow the daemon without bound: a tick stores a few
+/// hundred bytes per transition, so this is a few megabytes, days of a noisy fleet's changes.
+pub const MAX_UNSAVED_TRANSITIONS: usize = 10_000;
+
+/// The newest `max` of `items` (in their order) and how many older ones were dropped.
+fn keep_newest<T>(mut items: Vec<T>, max: usize) -> (Vec<T>, usize) {
+    let dropped = items.len().saturating_sub(max);
+    items.drain(..dropped);
+    (items, dropped)
 }
 
 impl Drop for Pipeline {
@@ -331,7 +344,16 @@ impl Pipeline {
         let transitions_tried = commit.transitions.clone();
         if let Err(e) = ctx.commit(commit, &notifications, now).await {
             evaluator.rollback_alerts(checkpoint);
-            self.unsaved_transitions = transitions_tried;
+            let (kept, dropped) = keep_newest(transitions_tried, MAX_UNSAVED_TRANSITIONS);
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    kept = kept.len(),
+                    "the store keeps failing: oldest unsaved alert transitions dropped from history"
+                );
+                ctx.telemetry.transitions_dropped.inc_by(dropped as u64);
+            }
+            self.unsaved_transitions = kept;
             return Err(e.into());
         }
         self.persisted = current;
@@ -471,4 +493,20 @@ fn runbook_url(
         crate::spec::Severity::Ticket => slo.ticket_alert.as_ref(),
     }?;
     alert.annotations.get("runbook_url").cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unsaved_backlog_keeps_the_newest_and_counts_the_rest() {
+        let (kept, dropped) = keep_newest((0..12).collect(), 10);
+        assert_eq!(kept, (2..12).collect::<Vec<_>>());
+        assert_eq!(dropped, 2);
+        let (kept, dropped) = keep_newest(vec![1, 2, 3], 10);
+        assert_eq!((kept, dropped), (vec![1, 2, 3], 0));
+        let (kept, dropped) = keep_newest(vec![1, 2, 3], 0);
+        assert_eq!((kept, dropped), (Vec::<i32>::new(), 3));
+    }
 }

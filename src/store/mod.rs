@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod probes;
 pub mod rds_events;
+pub mod retention;
 mod schema;
 pub mod snapshots;
 mod timefmt;

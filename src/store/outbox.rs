@@ -150,6 +150,30 @@ impl Store {
         finish(rows)
     }
 
+    /// Rows enqueued before `before`, oldest first, at most `limit`, each with whether a
+    /// newer row of the same alert waits for the same receiver (the alert has moved on:
+    /// resolved, or a new episode). What the outbox's maximum age looks at.
+    pub fn outbox_stale(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(OutboxItem, bool)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM outbox n
+                                      WHERE n.receiver = o.receiver AND o.alert_key != ''
+                                        AND n.alert_key = o.alert_key AND n.id > o.id)
+             FROM outbox o WHERE o.created_at < ?1 ORDER BY o.id LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![timefmt::write(before), limit as i64], |r| {
+                Ok((row_to_item(r)?, r.get::<_, bool>(8)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let (items, newer): (Vec<_>, Vec<bool>) = rows.into_iter().unzip();
+        Ok(finish(items)?.into_iter().zip(newer).collect())
+    }
+
     /// Every pending row, oldest first (for the API and tests).
     pub fn outbox_items(&self) -> Result<Vec<OutboxItem>, StoreError> {
         let conn = self.conn();
@@ -335,6 +359,40 @@ mod tests {
             store.outbox_depth().unwrap(),
             [("am".into(), 1), ("sns".into(), 1)]
         );
+    }
+
+    #[test]
+    fn stale_rows_say_whether_their_alert_has_moved_on() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .outbox_enqueue(
+                &[
+                    item("am", "a1", "", "a1 fire"),
+                    item("am", "a2", "", "a2 fire"),
+                    item("sns", "a1", "", "a1 fire"),
+                ],
+                t(0),
+            )
+            .unwrap();
+        store
+            .outbox_enqueue(&[item("am", "a1", "", "a1 resolve")], t(3))
+            .unwrap();
+        let stale: Vec<_> = store
+            .outbox_stale(t(2), 10)
+            .unwrap()
+            .into_iter()
+            .map(|(i, newer)| (i.receiver, i.payload, newer))
+            .collect();
+        assert_eq!(
+            stale,
+            [
+                ("am".to_string(), "a1 fire".to_string(), true),
+                ("am".into(), "a2 fire".into(), false),
+                ("sns".into(), "a1 fire".into(), false),
+            ]
+        );
+        assert_eq!(store.outbox_stale(t(5), 10).unwrap().len(), 4);
+        assert_eq!(store.outbox_stale(t(5), 1).unwrap().len(), 1);
     }
 
     #[test]

@@ -102,6 +102,8 @@ fn self_metrics_are_named_burnwatch_and_counters_end_in_total() {
         r#"burnwatch_outbox_depth{receiver="alertmanager:http://am"} 0"#,
         r#"burnwatch_outbox_depth{receiver="sns:x"} 3"#,
         "# TYPE burnwatch_evaluations_total counter",
+        "# TYPE burnwatch_transitions_dropped_total counter",
+        "burnwatch_transitions_dropped_total 0",
         "# TYPE burnwatch_evaluation_duration_seconds histogram",
         r#"burnwatch_build_info{version="0.1.0"} 1"#,
     ] {

@@ -48,6 +48,7 @@ fn seed_page(store_path: &Path, am_port: u16, slo: &str) {
         RetryPolicy {
             initial: Duration::from_secs(1),
             max: Duration::from_secs(1),
+            max_age: Duration::from_secs(86_400),
         },
         Telemetry::new(StatusBoard::new()),
     );

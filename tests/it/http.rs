@@ -103,6 +103,7 @@ async fn serve_status(status: Option<Status>) -> (String, tokio::sync::oneshot::
         RetryPolicy {
             initial: Duration::from_secs(1),
             max: Duration::from_secs(60),
+            max_age: Duration::from_secs(86_400),
         },
         telemetry.clone(),
     ));

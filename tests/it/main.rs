@@ -21,6 +21,7 @@ mod promtool;
 mod promtool_harness;
 mod readiness;
 mod replay;
+mod retention;
 mod rules;
 mod runbooks;
 mod sources;

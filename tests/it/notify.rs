@@ -81,6 +81,7 @@ fn outbox(store: Arc<Store>, notifiers: Vec<Arc<dyn Notifier>>) -> Arc<Outbox> {
         RetryPolicy {
             initial: Duration::from_millis(200),
             max: Duration::from_secs(1),
+            max_age: Duration::from_secs(86_400),
         },
         Telemetry::new(StatusBoard::new()),
     ))

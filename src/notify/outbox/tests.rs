@@ -101,6 +101,7 @@ fn outbox(receivers: Vec<Arc<Recorder>>) -> (Outbox, Arc<Store>, Telemetry) {
     let policy = RetryPolicy {
         initial: Duration::from_secs(2),
         max: Duration::from_secs(60),
+        max_age: Duration::from_secs(86_400),
     };
     (
         Outbox::new(store.clone(), notifiers, policy, telemetry.clone()),
@@ -114,6 +115,7 @@ fn backoff_doubles_is_capped_and_jitter_keeps_half() {
     let p = RetryPolicy {
         initial: Duration::from_secs(1),
         max: Duration::from_secs(60),
+        max_age: Duration::from_secs(86_400),
     };
     assert_eq!(p.delay(1, 1.0), Duration::from_secs(1));
     assert_eq!(p.delay(2, 1.0), Duration::from_secs(2));
@@ -297,5 +299,72 @@ async fn unreadable_rows_are_given_up_and_counted() {
             .encode()
             .unwrap()
             .contains(r#"burnwatch_notifications_failed_total{receiver="am",reason="invalid"} 1"#)
+    );
+}
+
+#[tokio::test]
+async fn notifications_that_no_longer_matter_expire_after_max_age_and_live_pages_stay() {
+    let sns = Recorder::new("sns", 10, false, Mode::Down);
+    let (outbox, store, telemetry) = outbox(vec![sns.clone()]);
+    // `a` fired and resolved while SNS was down; `b` still fires; `c` only resolved.
+    outbox
+        .enqueue(&[note("a", State::Firing), note("b", State::Firing)], t(0))
+        .unwrap();
+    outbox
+        .enqueue(&[note("a", State::Resolved)], t(60))
+        .unwrap();
+    outbox
+        .enqueue(&[note("c", State::Resolved)], t(120))
+        .unwrap();
+    outbox.deliver_due(t(0)).await.unwrap();
+
+    // Just under a day: nothing is given up.
+    let r = outbox.deliver_due(t(86_399)).await.unwrap();
+    assert_eq!(r.expired, 0);
+    assert_eq!(store.outbox_items().unwrap().len(), 4);
+
+    let r = outbox.deliver_due(t(86_400 + 121)).await.unwrap();
+    assert_eq!(r.expired, 3, "a's page and resolve, c's resolve");
+    let left: Vec<_> = store
+        .outbox_items()
+        .unwrap()
+        .into_iter()
+        .map(|i| {
+            serde_json::from_str::<Notification>(&i.payload)
+                .unwrap()
+                .slo_id
+        })
+        .collect();
+    assert_eq!(
+        left,
+        ["b"],
+        "a page for an alert still firing is never given up"
+    );
+    let expired: Vec<_> = all_notifications(&store)
+        .into_iter()
+        .filter(|r| !r.delivered)
+        .map(|r| {
+            (
+                r.slo_id,
+                r.state,
+                r.detail["error"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(expired.len(), 3, "{expired:?}");
+    assert!(
+        expired.iter().all(|(_, _, e)| e
+            .starts_with("expired: undelivered for longer than outbox.max_age (86400s)")),
+        "{expired:?}"
+    );
+    assert!(
+        expired
+            .iter()
+            .any(|(s, st, e)| s == "a" && st == "firing" && e.ends_with("the alert has moved on"))
+    );
+    let text = telemetry.encode().unwrap();
+    assert!(
+        text.contains(r#"burnwatch_notifications_failed_total{receiver="sns",reason="expired"} 3"#),
+        "{text}"
     );
 }

@@ -1,9 +1,10 @@
 //! `burnwatch run`: wiring, scheduling and shutdown.
 //!
-//! [`run`] opens the history store, starts the HTTP server and the outbox worker, then
-//! drives the SLO evaluation (an [`Evaluation`] passed in) on slots aligned to the
-//! evaluation interval, until `shutdown` completes. Shutdown is a parameter (mini-redis):
-//! production passes [`shutdown_signal`] (SIGTERM or SIGINT), tests pass anything.
+//! [`run`] opens the history store, starts the HTTP server, the outbox worker and the
+//! retention task ([`retention`]), then drives the SLO evaluation (an [`Evaluation`]
+//! passed in) on slots aligned to the evaluation interval, until `shutdown` completes.
+//! Shutdown is a parameter (mini-redis): production passes [`shutdown_signal`] (SIGTERM
+//! or SIGINT), tests pass anything.
 //!
 //! Shutdown order: stop evaluating (no new notifications), mark not ready, let the outbox
 //! deliver what is due for at most `outbox.shutdown_timeout` (the rest stays in SQLite for
@@ -15,6 +16,8 @@
 //!
 //! The evaluation is a component: the daemon knows when to call it, not what it does.
 //! Without one, the daemon serves HTTP and delivers the outbox, and says so in the log.
+
+pub mod retention;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -229,6 +232,12 @@ pub async fn run(
         let stop = stopped(stop_rx.clone());
         tokio::spawn(async move { outbox.run(stop, drain).await })
     };
+    let pruner = tokio::spawn(retention::run(
+        store.clone(),
+        config.storage.retention.to_std(),
+        telemetry.clone(),
+        stopped(stop_rx.clone()),
+    ));
 
     let ctx = EvalContext {
         config: config.clone(),
@@ -274,6 +283,9 @@ pub async fn run(
     let _ = stop_tx.send(true);
     if let Err(e) = worker.await {
         tracing::error!(error = %e, "outbox worker ended abnormally");
+    }
+    if let Err(e) = pruner.await {
+        tracing::error!(error = %e, "retention task ended abnormally");
     }
     match http.await {
         Ok(Ok(())) => {}
