@@ -122,6 +122,9 @@ check(np["spec"]["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": 
       "ingress: 9464 from monitoring only")
 egress_ports = sorted({p["port"] for r in np["spec"]["egress"] for p in r["ports"]})
 check(egress_ports == [53, 443, 5432, 9093], f"egress ports {egress_ports}")
+am = [r for r in np["spec"]["egress"] if any(p["port"] == 9093 for p in r["ports"])]
+check(len(am) == 1 and am[0].get("to") == [{"namespaceSelector": {"matchLabels": {
+    "kubernetes.io/metadata.name": "monitoring"}}}], "egress: Alertmanager (9093) in monitoring only")
 
 # CRDs: the fields we use, as the Prometheus Operator (monitoring.coreos.com/v1) names them.
 sm = docs["ServiceMonitor"]
@@ -146,6 +149,15 @@ for g in pr["spec"]["groups"]:
         for m in re.findall(r"burnwatch_[a-z_]+", r["expr"]):
             base = m[:-len("_total")] if m.endswith("_total") else m
             check(base in registered, f"{r['alert']}: {m} is not a metric burnwatch registers")
+
+# Every self-alert fires in some promtool test case, and the healthy case expects none.
+tests = yaml.safe_load((root / "tests/prometheusrule-test.yaml").read_text())["tests"]
+alerts = [r["alert"] for g in pr["spec"]["groups"] for r in g["rules"]]
+fired = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
+check(set(alerts) <= fired, f"self-alerts no promtool test fires: {sorted(set(alerts) - fired)}")
+quiet = [case for case in tests if case["name"] == "a healthy replica fires nothing"]
+check(len(quiet) == 1 and {t["alertname"] for t in quiet[0]["alert_rule_test"] if t["exp_alerts"] == []} == set(alerts),
+      "the healthy case checks every self-alert stays quiet")
 
 if errors:
     for e in errors:
