@@ -119,6 +119,9 @@ done
 metrics=$(curl -sf "http://127.0.0.1:$port/metrics") || fail "/metrics failed"
 grep -q '^slo:objective:ratio{' <<<"$metrics" || fail "no SLO series on /metrics"
 rss=$(awk '/^VmHWM:/ {print int($2 / 1024)}' "/proc/$pid/status")
+# statefulset.yaml requests 64Mi: the shipped config must fit (the debug build is larger
+# than the release binary in the image).
+[ "$rss" -lt 64 ] || fail "the daemon on the shipped config peaked at ${rss} MiB RSS, above statefulset.yaml's 64Mi request"
 stop_daemon "$pid"
 echo "the daemon ran on the shipped config: ready after ~$((i / 2))s, peak RSS ${rss} MiB (debug build)"
 
