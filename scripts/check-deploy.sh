@@ -105,8 +105,10 @@ done
 cp -r "$K8S/config" "$OUT/config"
 sed -i -e "s#^  path: /var/lib/burnwatch/history.sqlite\$#  path: $OUT/history.sqlite#" \
   -e "s#^  cloudwatch:\$#  cloudwatch:\n    endpoint_url: $BURNWATCH_TEST_MOTO_URL#" "$OUT/config/burnwatch.yaml"
-grep -q "path: $OUT/history.sqlite" "$OUT/config/burnwatch.yaml" && grep -q "endpoint_url: $BURNWATCH_TEST_MOTO_URL" "$OUT/config/burnwatch.yaml" ||
+if ! grep -q "path: $OUT/history.sqlite" "$OUT/config/burnwatch.yaml" ||
+  ! grep -q "endpoint_url: $BURNWATCH_TEST_MOTO_URL" "$OUT/config/burnwatch.yaml"; then
   fail "$K8S/config/burnwatch.yaml changed: update the rewrite in check-deploy.sh"
+fi
 port=$(free_port)
 BURNWATCH_API_TOKEN=check-deploy run_daemon shipped run --config "$OUT/config/burnwatch.yaml" --listen "127.0.0.1:$port"
 i=0
