@@ -27,6 +27,9 @@ echo "== burnwatch generate prometheus slo-specs/ | promtool check rules"
 cargo run --quiet --locked -- generate prometheus --skip-unmapped slo-specs/ -o target/slo-rules.yml
 "$BURNWATCH_TEST_PROMTOOL" check rules target/slo-rules.yml
 
+echo "== deployment files (scripts/check-deploy.sh)"
+scripts/check-deploy.sh
+
 echo "== fuzzing, 20 s per target (scripts/fuzz.sh)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh
 
