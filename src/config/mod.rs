@@ -132,6 +132,15 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// A secret from an environment variable's value, surrounding whitespace trimmed:
+    /// a token written with `echo` or mounted from a file ends in a newline, and
+    /// `http::auth` trims the token a client presents, so an untrimmed one never matched.
+    /// `None` when nothing is left (a blank variable is no secret).
+    pub(crate) fn from_env(value: Option<String>) -> Option<Secret> {
+        let value = value?;
+        let trimmed = value.trim();
+        (!trimmed.is_empty()).then(|| Secret(trimmed.to_string()))
+    }
 }
 
 impl std::fmt::Debug for Secret {
@@ -371,7 +380,7 @@ fn read_api(
         }
         m.finish(diags);
     }
-    let token = env(&token_env).filter(|v| !v.is_empty()).map(Secret);
+    let token = Secret::from_env(env(&token_env));
     ApiConfig { token, token_env }
 }
 

@@ -102,8 +102,8 @@ fn read_alertmanager(
     if let Some(n) = m.node("bearer_token_env")
         && let Some(name) = read::env_name(n, "bearer_token_env", diags)
     {
-        match env(&name).filter(|v| !v.is_empty()) {
-            Some(v) => bearer_token = Some(Secret::new(v)),
+        match Secret::from_env(env(&name)) {
+            Some(v) => bearer_token = Some(v),
             None => diags.error(
                 n.pos,
                 format!("environment variable {name} (bearer_token_env) is not set or empty"),

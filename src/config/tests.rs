@@ -272,3 +272,27 @@ fn the_demos_commented_alertmanager_block_parses_and_the_watchdog_defaults_on() 
         "{bad:?}"
     );
 }
+
+/// A token written with `echo` or read from a mounted file ends in a newline; the
+/// presented token is trimmed (`http::auth`), so an untrimmed env value made every
+/// guarded request 401. Whitespace alone is no token at all.
+#[test]
+fn env_secrets_are_trimmed_and_blank_means_unset() {
+    let text =
+        "notifiers:\n  alertmanager:\n    urls: http://am:9093\n    bearer_token_env: AM_TOKEN\n";
+    let env = |k: &str| match k {
+        "BURNWATCH_API_TOKEN" => Some(" s3cret\n".to_string()),
+        "AM_TOKEN" => Some("am-token\r\n".to_string()),
+        _ => None,
+    };
+    let c = parse_env(text, &env).unwrap();
+    assert_eq!(c.api.token.as_ref().map(Secret::expose), Some("s3cret"));
+    let am = c.notifiers.alertmanager.as_ref().unwrap();
+    assert_eq!(
+        am.bearer_token.as_ref().map(Secret::expose),
+        Some("am-token")
+    );
+
+    let blank = |k: &str| (k == "BURNWATCH_API_TOKEN").then(|| " \n".to_string());
+    assert!(parse_env("", &blank).unwrap().api.token.is_none());
+}
