@@ -337,3 +337,31 @@ async fn probe_runs_are_listed_newest_first_and_served_verbatim() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// Every response, not only the HTML pages, says `nosniff`: a browser must never guess
+/// that a JSON error body echoing a path or a store string is HTML. Covers a JSON body,
+/// the JSON 404 fallback, the guard's 403 and 401, and the metrics text.
+#[tokio::test]
+async fn every_response_says_nosniff() {
+    let s = start(Some("t0ken")).await;
+    let open = start(None).await;
+    let c = reqwest::Client::new();
+    let requests = [
+        c.get(format!("{}/api/v1/slos", s.base)),
+        c.get(format!("{}/api/v1/no-such-thing", s.base)),
+        c.post(format!("{}/api/v1/outbox/flush", s.base)),
+        c.post(format!("{}/api/v1/outbox/flush", open.base)),
+        c.get(format!("{}/metrics", s.base)),
+    ];
+    for req in requests {
+        let r = req.send().await.unwrap();
+        let what = format!("{} {}", r.url(), r.status());
+        assert_eq!(
+            r.headers()
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{what}"
+        );
+    }
+}
