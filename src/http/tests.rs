@@ -236,7 +236,14 @@ async fn flush_needs_the_bearer_token() {
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     let r = c.post(&url).bearer_auth("wrong").send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(s.state.store.outbox_due(Utc::now(), 10).unwrap().is_empty());
+    assert!(
+        s.state
+            .store
+            .outbox_due(Utc::now(), 10)
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let r = c
         .post(&url)
         .bearer_auth("s3cret-token")
@@ -246,7 +253,15 @@ async fn flush_needs_the_bearer_token() {
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["rescheduled"], 1);
-    assert_eq!(s.state.store.outbox_due(Utc::now(), 10).unwrap().len(), 1);
+    assert_eq!(
+        s.state
+            .store
+            .outbox_due(Utc::now(), 10)
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 
     let pending: serde_json::Value = c
         .get(format!("{}/api/v1/outbox", s.base))
