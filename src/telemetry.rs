@@ -14,6 +14,7 @@
 //! Prometheus' own `/federate` output. Every other series passes the linter cleanly.
 
 pub mod sources;
+pub mod tasks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -163,6 +164,8 @@ pub struct Telemetry {
     pub probe_runs: Family<ProbeResultLabels, Counter>,
     /// The live sources' cost, RDS and Batch series.
     pub sources: sources::SourceTelemetry,
+    /// Restarts of the daemon's background tasks.
+    pub tasks: tasks::TaskTelemetry,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -207,9 +210,11 @@ impl Telemetry {
             probe_classification: Family::default(),
             probe_runs: Family::default(),
             sources: sources::SourceTelemetry::default(),
+            tasks: tasks::TaskTelemetry::default(),
         };
         let r = &mut registry;
         t.sources = sources::SourceTelemetry::register(r);
+        t.tasks = tasks::TaskTelemetry::register(r);
         r.register(
             "burnwatch_ready",
             "1 once backfill finished and SLOs are evaluated",
