@@ -90,7 +90,9 @@ fn read_alertmanager(
             diags.error(n.pos, "`urls` must list at least one Alertmanager URL");
         }
         for (_, item) in items {
-            if let Some(u) = read::http_url(&item, "notifiers.alertmanager.urls", diags) {
+            if let Some(u) = read::http_url(&item, "notifiers.alertmanager.urls", diags)
+                && !has_userinfo(&u, &item, diags)
+            {
                 urls.push(u.trim_end_matches('/').to_string());
             }
         }
@@ -174,4 +176,24 @@ fn read_sns(node: &Node, diags: &mut Diagnostics) -> Option<SnsConfig> {
         endpoint_url,
         timeout,
     })
+}
+
+/// Refuse `user:pass@` in an Alertmanager URL (recording a diagnostic at `node`): the URL
+/// becomes the receiver id, which is logged, stored with every notification and exported
+/// as a `/metrics` label, so a password in it would leak everywhere. The message names the
+/// way to authenticate without it and never repeats the URL.
+fn has_userinfo(url: &str, node: &Node, diags: &mut Diagnostics) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    if u.username().is_empty() && u.password().is_none() {
+        return false;
+    }
+    diags.error(
+        node.pos,
+        "`notifiers.alertmanager.urls`: credentials in the URL (user:password@) are not \
+         allowed, they would show in logs, history and /metrics labels; remove them and \
+         put a token in the environment, named by `bearer_token_env`",
+    );
+    true
 }

@@ -296,3 +296,24 @@ fn env_secrets_are_trimmed_and_blank_means_unset() {
     let blank = |k: &str| (k == "BURNWATCH_API_TOKEN").then(|| " \n".to_string());
     assert!(parse_env("", &blank).unwrap().api.token.is_none());
 }
+
+/// `user:pass@` in an Alertmanager URL would carry the password into logs, the store
+/// (receiver ids) and `/metrics` labels: refused at the URL's position. The message never
+/// repeats the password.
+#[test]
+fn credentials_in_an_alertmanager_url_are_refused_at_the_url() {
+    let text = "notifiers:\n  alertmanager:\n    urls:\n      - http://am:9093\n      - https://ops:hunter2@am2:9093\n";
+    let errs = parse(text).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].starts_with("conf/burnwatch.yaml:5:9: "), "{errs:?}");
+    assert!(errs[0].contains("credentials"), "{errs:?}");
+    assert!(errs[0].contains("bearer_token_env"), "{errs:?}");
+    assert!(!errs[0].contains("hunter2"), "{errs:?}");
+    // A user name alone is refused too: it still ends up in every label.
+    let text = "notifiers:\n  alertmanager:\n    urls: http://ops@am:9093\n";
+    let errs = parse(text).unwrap_err();
+    assert!(
+        errs[0].starts_with("conf/burnwatch.yaml:3:11: "),
+        "{errs:?}"
+    );
+}

@@ -104,3 +104,30 @@ fn history_and_report_accept_a_span_beyond_the_calendar() {
         }
     }
 }
+
+/// A password in an Alertmanager URL stops `burnwatch run` before it starts: exit 2, the
+/// error at the URL's position, and the password not echoed.
+#[test]
+fn run_refuses_credentials_in_an_alertmanager_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("burnwatch.yaml");
+    std::fs::write(
+        &config,
+        "notifiers:\n  alertmanager:\n    urls:\n      - http://am:9093\n      - https://ops:hunter2@am2:9093\n",
+    )
+    .unwrap();
+    let out = burnwatch()
+        .timeout(Duration::from_secs(60))
+        .current_dir(dir.path())
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("burnwatch.yaml:5:9: "), "{stderr}");
+    assert!(stderr.contains("credentials in the URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
