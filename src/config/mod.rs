@@ -22,7 +22,7 @@ mod sources;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-pub use notifiers::{AlertmanagerConfig, Notifiers, SnsConfig};
+pub use notifiers::{AlertmanagerConfig, BasicAuth, Notifiers, SnsConfig};
 pub use sources::{RawSection, ReplaySourceConfig, SOURCE_KINDS, Sources};
 
 use crate::spec::Duration;

@@ -307,7 +307,10 @@ fn credentials_in_an_alertmanager_url_are_refused_at_the_url() {
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].starts_with("conf/burnwatch.yaml:5:9: "), "{errs:?}");
     assert!(errs[0].contains("credentials"), "{errs:?}");
-    assert!(errs[0].contains("bearer_token_env"), "{errs:?}");
+    assert!(
+        errs[0].contains("basic_auth: {username, password_env}"),
+        "{errs:?}"
+    );
     assert!(!errs[0].contains("hunter2"), "{errs:?}");
     // A user name alone is refused too: it still ends up in every label.
     let text = "notifiers:\n  alertmanager:\n    urls: http://ops@am:9093\n";
@@ -316,4 +319,28 @@ fn credentials_in_an_alertmanager_url_are_refused_at_the_url() {
         errs[0].starts_with("conf/burnwatch.yaml:3:11: "),
         "{errs:?}"
     );
+}
+
+#[test]
+fn alertmanager_basic_auth_reads_the_password_from_the_environment() {
+    let text = "notifiers:\n  alertmanager:\n    urls: http://am:9093\n    basic_auth: {username: ops, password_env: AM_PASSWORD}\n";
+    let env = |k: &str| (k == "AM_PASSWORD").then(|| "hunter2\n".to_string());
+    let c = parse_env(text, &env).unwrap();
+    let am = c.notifiers.alertmanager.as_ref().unwrap();
+    let auth = am.basic_auth.as_ref().unwrap();
+    assert_eq!(auth.username, "ops");
+    assert_eq!(auth.password.expose(), "hunter2");
+    assert!(!format!("{c:?}").contains("hunter2"));
+
+    let errs = parse(text).unwrap_err();
+    assert_eq!(
+        errs,
+        [
+            "conf/burnwatch.yaml:4:47: environment variable AM_PASSWORD (basic_auth.password_env) is not set or empty"
+        ]
+    );
+    let both = format!("{text}    bearer_token_env: AM_PASSWORD\n");
+    let errs = parse_env(&both, &env).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("cannot both be set"), "{errs:?}");
 }
