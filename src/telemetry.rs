@@ -15,6 +15,7 @@
 
 pub mod sources;
 pub mod store;
+pub mod tasks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -169,6 +170,8 @@ pub struct Telemetry {
     pub sources: sources::SourceTelemetry,
     /// The history store's size and retention series.
     pub store: store::StoreTelemetry,
+    /// Restarts of the daemon's background tasks.
+    pub tasks: tasks::TaskTelemetry,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -215,10 +218,12 @@ impl Telemetry {
             probe_runs: Family::default(),
             sources: sources::SourceTelemetry::default(),
             store: store::StoreTelemetry::default(),
+            tasks: tasks::TaskTelemetry::default(),
         };
         let r = &mut registry;
         t.sources = sources::SourceTelemetry::register(r);
         t.store = store::StoreTelemetry::register(r);
+        t.tasks = tasks::TaskTelemetry::register(r);
         r.register(
             "burnwatch_ready",
             "1 once backfill finished and SLOs are evaluated",

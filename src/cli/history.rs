@@ -51,8 +51,8 @@ impl RangeArgs {
         let to = self.to.unwrap_or_else(Utc::now);
         let from = match (self.from, self.since) {
             (Some(f), _) => f,
-            (None, Some(d)) => to - chrono::Duration::milliseconds(d.as_millis() as i64),
-            (None, None) => to - chrono::Duration::hours(24),
+            (None, Some(d)) => super::start_before(to, d),
+            (None, None) => super::start_before(to, Duration::from_hours(24)),
         };
         if from >= to {
             bail!("--from must be before --to");

@@ -50,14 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(f), Some(t)) => (f, t),
         _ => {
             let now = Utc::now();
-            let since = chrono::Duration::milliseconds(
-                i64::try_from(args.since.as_millis()).unwrap_or(i64::MAX),
-            );
-            (
-                now.checked_sub_signed(since)
-                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
-                now,
-            )
+            (super::start_before(now, args.since), now)
         }
     };
     if from >= to {

@@ -219,6 +219,25 @@ pub fn parse_duration(s: &str) -> Result<crate::spec::Duration, String> {
     crate::spec::Duration::parse_positive(s).map_err(|e| e.to_string())
 }
 
+/// The start of a range that reaches `span` back from `to`, clamped at the Unix epoch.
+///
+/// `--since` and `--period` accept any duration the parser does (up to 2^64 ms, some 584
+/// million years), and chrono panics on a `DateTime - TimeDelta` that leaves its range of
+/// ±262,143 years. The store holds nothing older than the epoch (every timestamp came from
+/// the clock of a running burnwatch), and its fixed-width text form only has four-digit
+/// years, so a span further back than that means "everything", not an error.
+pub(crate) fn start_before(
+    to: chrono::DateTime<chrono::Utc>,
+    span: crate::spec::Duration,
+) -> chrono::DateTime<chrono::Utc> {
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    i64::try_from(span.as_millis())
+        .ok()
+        .and_then(chrono::TimeDelta::try_milliseconds)
+        .and_then(|d| to.checked_sub_signed(d))
+        .map_or(epoch, |from| from.max(epoch))
+}
+
 /// clap value parser for RFC 3339 timestamps.
 pub fn parse_ts(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(s)

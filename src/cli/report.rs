@@ -40,10 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let store = Store::open(&path).with_context(|| format!("reading {}", path.display()))?;
     let to = Utc::now();
-    let from = to
-        - chrono::Duration::milliseconds(
-            i64::try_from(args.period.as_millis()).unwrap_or(i64::MAX / 2),
-        );
+    let from = super::start_before(to, args.period);
     let r = review::build(
         from,
         to,

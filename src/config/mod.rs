@@ -22,7 +22,7 @@ mod sources;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-pub use notifiers::{AlertmanagerConfig, Notifiers, SnsConfig};
+pub use notifiers::{AlertmanagerConfig, BasicAuth, Notifiers, SnsConfig};
 pub use sources::{RawSection, ReplaySourceConfig, SOURCE_KINDS, Sources};
 
 use crate::spec::Duration;
@@ -140,6 +140,15 @@ impl Secret {
     /// The value, for the one place that sends it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+    /// A secret from an environment variable's value, surrounding whitespace trimmed:
+    /// a token written with `echo` or mounted from a file ends in a newline, and
+    /// `http::auth` trims the token a client presents, so an untrimmed one never matched.
+    /// `None` when nothing is left (a blank variable is no secret).
+    pub(crate) fn from_env(value: Option<String>) -> Option<Secret> {
+        let value = value?;
+        let trimmed = value.trim();
+        (!trimmed.is_empty()).then(|| Secret(trimmed.to_string()))
     }
 }
 
@@ -406,7 +415,7 @@ fn read_api(
         }
         m.finish(diags);
     }
-    let token = env(&token_env).filter(|v| !v.is_empty()).map(Secret);
+    let token = Secret::from_env(env(&token_env));
     ApiConfig { token, token_env }
 }
 

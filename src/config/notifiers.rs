@@ -28,9 +28,23 @@ pub struct AlertmanagerConfig {
     /// Bearer token sent as `Authorization`, read from the variable named by
     /// `bearer_token_env`.
     pub bearer_token: Option<Secret>,
+    /// HTTP basic auth (`basic_auth: {username, password_env}`); exclusive with
+    /// `bearer_token_env`. Credentials never go in `urls`: those become receiver ids,
+    /// which are logged, stored and exported as labels.
+    pub basic_auth: Option<BasicAuth>,
     /// Send the always-firing `BurnwatchWatchdog` alert
     /// ([`crate::notify::watchdog`]) for a dead man's switch. Default: true.
     pub watchdog: bool,
+}
+
+/// `notifiers.alertmanager.basic_auth`: a user name, and the password read from the
+/// environment variable named by `password_env`.
+#[derive(Debug, Clone)]
+pub struct BasicAuth {
+    /// The user name (not secret; it may be logged).
+    pub username: String,
+    /// The password.
+    pub password: Secret,
 }
 
 /// Prometheus' default Alertmanager timeout.
@@ -90,7 +104,9 @@ fn read_alertmanager(
             diags.error(n.pos, "`urls` must list at least one Alertmanager URL");
         }
         for (_, item) in items {
-            if let Some(u) = read::http_url(&item, "notifiers.alertmanager.urls", diags) {
+            if let Some(u) = read::http_url(&item, "notifiers.alertmanager.urls", diags)
+                && !has_userinfo(&u, &item, diags)
+            {
                 urls.push(u.trim_end_matches('/').to_string());
             }
         }
@@ -102,13 +118,22 @@ fn read_alertmanager(
     if let Some(n) = m.node("bearer_token_env")
         && let Some(name) = read::env_name(n, "bearer_token_env", diags)
     {
-        match env(&name).filter(|v| !v.is_empty()) {
-            Some(v) => bearer_token = Some(Secret::new(v)),
+        match Secret::from_env(env(&name)) {
+            Some(v) => bearer_token = Some(v),
             None => diags.error(
                 n.pos,
                 format!("environment variable {name} (bearer_token_env) is not set or empty"),
             ),
         }
+    }
+    let basic_auth = m
+        .node("basic_auth")
+        .and_then(|n| read_basic_auth(n, env, diags));
+    if basic_auth.is_some() && bearer_token.is_some() {
+        diags.error(
+            m.pos_of("basic_auth"),
+            "`basic_auth` and `bearer_token_env` cannot both be set; keep one",
+        );
     }
     let watchdog = m.bool("watchdog", diags).unwrap_or(true);
     m.finish(diags);
@@ -116,7 +141,45 @@ fn read_alertmanager(
         urls,
         timeout,
         bearer_token,
+        basic_auth,
         watchdog,
+    })
+}
+
+fn read_basic_auth(
+    node: &Node,
+    env: &dyn Fn(&str) -> Option<String>,
+    diags: &mut Diagnostics,
+) -> Option<BasicAuth> {
+    let mut m = MapReader::new(node, diags, Mode::Strict)?;
+    let username = match m.required_node("username", diags) {
+        Some(n) => match n.as_str() {
+            Some(s) if !s.is_empty() => Some(s.to_string()),
+            _ => {
+                diags.error(n.pos, "`basic_auth.username` must be a non-empty string");
+                None
+            }
+        },
+        None => None,
+    };
+    let mut password = None;
+    if let Some(n) = m.required_node("password_env", diags)
+        && let Some(name) = read::env_name(n, "basic_auth.password_env", diags)
+    {
+        password = Secret::from_env(env(&name));
+        if password.is_none() {
+            diags.error(
+                n.pos,
+                format!(
+                    "environment variable {name} (basic_auth.password_env) is not set or empty"
+                ),
+            );
+        }
+    }
+    m.finish(diags);
+    Some(BasicAuth {
+        username: username?,
+        password: password?,
     })
 }
 
@@ -174,4 +237,24 @@ fn read_sns(node: &Node, diags: &mut Diagnostics) -> Option<SnsConfig> {
         endpoint_url,
         timeout,
     })
+}
+
+/// Refuse `user:pass@` in an Alertmanager URL (recording a diagnostic at `node`): the URL
+/// becomes the receiver id, which is logged, stored with every notification and exported
+/// as a `/metrics` label, so a password in it would leak everywhere. The message names the
+/// way to authenticate without it and never repeats the URL.
+fn has_userinfo(url: &str, node: &Node, diags: &mut Diagnostics) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    if u.username().is_empty() && u.password().is_none() {
+        return false;
+    }
+    diags.error(
+        node.pos,
+        "`notifiers.alertmanager.urls`: credentials in the URL (user:password@) are not \
+         allowed, they would show in logs, history and /metrics labels; remove them and \
+         use `basic_auth: {username, password_env}` (or `bearer_token_env`)",
+    );
+    true
 }

@@ -294,3 +294,74 @@ fn retention_and_outbox_max_age_are_read_and_bounded() {
         "{errs:?}"
     );
 }
+/// A token written with `echo` or read from a mounted file ends in a newline; the
+/// presented token is trimmed (`http::auth`), so an untrimmed env value made every
+/// guarded request 401. Whitespace alone is no token at all.
+#[test]
+fn env_secrets_are_trimmed_and_blank_means_unset() {
+    let text =
+        "notifiers:\n  alertmanager:\n    urls: http://am:9093\n    bearer_token_env: AM_TOKEN\n";
+    let env = |k: &str| match k {
+        "BURNWATCH_API_TOKEN" => Some(" s3cret\n".to_string()),
+        "AM_TOKEN" => Some("am-token\r\n".to_string()),
+        _ => None,
+    };
+    let c = parse_env(text, &env).unwrap();
+    assert_eq!(c.api.token.as_ref().map(Secret::expose), Some("s3cret"));
+    let am = c.notifiers.alertmanager.as_ref().unwrap();
+    assert_eq!(
+        am.bearer_token.as_ref().map(Secret::expose),
+        Some("am-token")
+    );
+
+    let blank = |k: &str| (k == "BURNWATCH_API_TOKEN").then(|| " \n".to_string());
+    assert!(parse_env("", &blank).unwrap().api.token.is_none());
+}
+
+/// `user:pass@` in an Alertmanager URL would carry the password into logs, the store
+/// (receiver ids) and `/metrics` labels: refused at the URL's position. The message never
+/// repeats the password.
+#[test]
+fn credentials_in_an_alertmanager_url_are_refused_at_the_url() {
+    let text = "notifiers:\n  alertmanager:\n    urls:\n      - http://am:9093\n      - https://ops:hunter2@am2:9093\n";
+    let errs = parse(text).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].starts_with("conf/burnwatch.yaml:5:9: "), "{errs:?}");
+    assert!(errs[0].contains("credentials"), "{errs:?}");
+    assert!(
+        errs[0].contains("basic_auth: {username, password_env}"),
+        "{errs:?}"
+    );
+    assert!(!errs[0].contains("hunter2"), "{errs:?}");
+    // A user name alone is refused too: it still ends up in every label.
+    let text = "notifiers:\n  alertmanager:\n    urls: http://ops@am:9093\n";
+    let errs = parse(text).unwrap_err();
+    assert!(
+        errs[0].starts_with("conf/burnwatch.yaml:3:11: "),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn alertmanager_basic_auth_reads_the_password_from_the_environment() {
+    let text = "notifiers:\n  alertmanager:\n    urls: http://am:9093\n    basic_auth: {username: ops, password_env: AM_PASSWORD}\n";
+    let env = |k: &str| (k == "AM_PASSWORD").then(|| "hunter2\n".to_string());
+    let c = parse_env(text, &env).unwrap();
+    let am = c.notifiers.alertmanager.as_ref().unwrap();
+    let auth = am.basic_auth.as_ref().unwrap();
+    assert_eq!(auth.username, "ops");
+    assert_eq!(auth.password.expose(), "hunter2");
+    assert!(!format!("{c:?}").contains("hunter2"));
+
+    let errs = parse(text).unwrap_err();
+    assert_eq!(
+        errs,
+        [
+            "conf/burnwatch.yaml:4:47: environment variable AM_PASSWORD (basic_auth.password_env) is not set or empty"
+        ]
+    );
+    let both = format!("{text}    bearer_token_env: AM_PASSWORD\n");
+    let errs = parse_env(&both, &env).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("cannot both be set"), "{errs:?}");
+}

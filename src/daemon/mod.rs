@@ -145,11 +145,10 @@ pub async fn notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, Notify
     let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
     if let Some(am) = &config.notifiers.alertmanager {
         for url in &am.urls {
-            out.push(Arc::new(AlertmanagerNotifier::new(
-                url,
-                am.timeout.to_std(),
-                am.bearer_token.clone(),
-            )?));
+            out.push(Arc::new(
+                AlertmanagerNotifier::new(url, am.timeout.to_std(), am.bearer_token.clone())?
+                    .with_basic_auth(am.basic_auth.clone()),
+            ));
         }
     }
     if let Some(sns) = &config.notifiers.sns {

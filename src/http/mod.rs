@@ -105,7 +105,19 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(guarded)
         .fallback(api::not_found)
+        .layer(axum::middleware::map_response(nosniff))
         .with_state(state)
+}
+
+/// `X-Content-Type-Options: nosniff` on every response (the web view's pages set it
+/// too): JSON error bodies echo paths and stored strings, and a browser must never sniff
+/// one of them into HTML.
+async fn nosniff(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    r
 }
 
 /// Serve `router(state)` on `listener` until `shutdown` completes; in-flight requests

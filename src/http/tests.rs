@@ -237,7 +237,14 @@ async fn flush_needs_the_bearer_token() {
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     let r = c.post(&url).bearer_auth("wrong").send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(s.state.store.outbox_due(Utc::now(), 10).unwrap().is_empty());
+    assert!(
+        s.state
+            .store
+            .outbox_due(Utc::now(), 10)
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let r = c
         .post(&url)
         .bearer_auth("s3cret-token")
@@ -247,7 +254,15 @@ async fn flush_needs_the_bearer_token() {
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["rescheduled"], 1);
-    assert_eq!(s.state.store.outbox_due(Utc::now(), 10).unwrap().len(), 1);
+    assert_eq!(
+        s.state
+            .store
+            .outbox_due(Utc::now(), 10)
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 
     let pending: serde_json::Value = c
         .get(format!("{}/api/v1/outbox", s.base))
@@ -337,4 +352,32 @@ async fn probe_runs_are_listed_newest_first_and_served_verbatim() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+}
+
+/// Every response, not only the HTML pages, says `nosniff`: a browser must never guess
+/// that a JSON error body echoing a path or a store string is HTML. Covers a JSON body,
+/// the JSON 404 fallback, the guard's 403 and 401, and the metrics text.
+#[tokio::test]
+async fn every_response_says_nosniff() {
+    let s = start(Some("t0ken")).await;
+    let open = start(None).await;
+    let c = reqwest::Client::new();
+    let requests = [
+        c.get(format!("{}/api/v1/slos", s.base)),
+        c.get(format!("{}/api/v1/no-such-thing", s.base)),
+        c.post(format!("{}/api/v1/outbox/flush", s.base)),
+        c.post(format!("{}/api/v1/outbox/flush", open.base)),
+        c.get(format!("{}/metrics", s.base)),
+    ];
+    for req in requests {
+        let r = req.send().await.unwrap();
+        let what = format!("{} {}", r.url(), r.status());
+        assert_eq!(
+            r.headers()
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{what}"
+        );
+    }
 }

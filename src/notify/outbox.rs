@@ -26,7 +26,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::{Notification, Notifier, NotifyError, State};
-use crate::store::{NewOutboxItem, NotificationRecord, OutboxItem, Store, StoreError};
+use crate::store::{
+    InvalidOutboxItem, NewOutboxItem, NotificationRecord, OutboxItem, Store, StoreError,
+};
 use crate::telemetry::Telemetry;
 
 /// Rows looked at per round; more wait for the next round (which follows at once).
@@ -250,17 +252,21 @@ impl Outbox {
     pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<RoundReport, OutboxError> {
         let expired = self.expire(now).await?;
         let due = blocking(&self.store, move |s| s.outbox_due(now, ROUND_LIMIT)).await?;
+        let mut report = RoundReport {
+            expired,
+            ..RoundReport::default()
+        };
+        for row in due.invalid {
+            self.quarantine(row).await?;
+            report.rejected += 1;
+        }
         let mut by_receiver: BTreeMap<String, Vec<OutboxItem>> = BTreeMap::new();
-        for item in due {
+        for item in due.items {
             by_receiver
                 .entry(item.receiver.clone())
                 .or_default()
                 .push(item);
         }
-        let mut report = RoundReport {
-            expired,
-            ..RoundReport::default()
-        };
         let mut tasks = JoinSet::new();
         for (receiver, items) in by_receiver {
             let ctx = ReceiverRound {
@@ -347,6 +353,35 @@ impl Outbox {
             }
             Err(e) => tracing::error!(error = %e, "outbox: cannot read the store"),
         }
+    }
+
+    /// Give up on a row whose timestamps cannot be read: record it as undelivered with
+    /// the reason, delete it and count it as `invalid`. Failing the round instead (as a
+    /// store error does) would stop every delivery, round after round, for one damaged
+    /// row. The payload, when still readable, names the alert in the record.
+    async fn quarantine(&self, row: InvalidOutboxItem) -> Result<(), OutboxError> {
+        let n = serde_json::from_str::<Notification>(&row.payload).ok();
+        tracing::error!(receiver = %row.receiver, id = row.id, reason = %row.reason,
+            slo_id = n.as_ref().map(|n| n.slo_id.as_str()),
+            "outbox: unreadable row given up on and recorded as undelivered");
+        self.telemetry.notification_failed(&row.receiver, "invalid");
+        let field = |f: fn(&Notification) -> String| n.as_ref().map(f).unwrap_or_default();
+        let record = NotificationRecord {
+            ts: Utc::now(),
+            receiver: row.receiver.clone(),
+            slo_id: field(|n| n.slo_id.clone()),
+            alert: field(|n| n.alert.clone()),
+            severity: field(|n| n.severity.clone()),
+            state: field(|n| n.state.as_str().to_string()),
+            delivered: false,
+            detail: serde_json::json!({
+                "attempts": row.attempts,
+                "enqueued_at": row.created_at,
+                "error": format!("unreadable outbox row: {}", row.reason),
+            }),
+        };
+        let id = row.id;
+        blocking(&self.store, move |s| s.outbox_finish(id, &record)).await
     }
 
     async fn warn_about_orphans(&self) {

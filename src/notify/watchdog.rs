@@ -102,11 +102,10 @@ impl Watchdog {
         };
         let mut receivers: Vec<Arc<dyn Notifier>> = Vec::new();
         for url in &am.urls {
-            receivers.push(Arc::new(AlertmanagerNotifier::new(
-                url,
-                am.timeout.to_std(),
-                am.bearer_token.clone(),
-            )?));
+            receivers.push(Arc::new(
+                AlertmanagerNotifier::new(url, am.timeout.to_std(), am.bearer_token.clone())?
+                    .with_basic_auth(am.basic_auth.clone()),
+            ));
         }
         let secs = |d: crate::spec::Duration| {
             chrono::Duration::milliseconds(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -51,7 +51,8 @@ pub struct Pipeline {
     /// [`MAX_UNSAVED_TRANSITIONS`], the newest kept.
     unsaved_transitions: Vec<AlertTransition>,
     probes: Vec<crate::probe::db::ProbeTarget>,
-    probe_task: Option<tokio::task::JoinHandle<()>>,
+    /// Stopped when the pipeline is dropped; checked and restarted on every tick.
+    probe_task: probes::task::ProbeTask,
 }
 
 /// How many transitions of failed commits wait in memory for the next commit. A store that
@@ -64,14 +65,6 @@ fn keep_newest<T>(mut items: Vec<T>, max: usize) -> (Vec<T>, usize) {
     let dropped = items.len().saturating_sub(max);
     items.drain(..dropped);
     (items, dropped)
-}
-
-impl Drop for Pipeline {
-    fn drop(&mut self) {
-        if let Some(t) = self.probe_task.take() {
-            t.abort();
-        }
-    }
 }
 
 impl Default for Pipeline {
@@ -95,7 +88,7 @@ impl Pipeline {
             last_snapshot: None,
             unsaved_transitions: Vec::new(),
             probes: Vec::new(),
-            probe_task: None,
+            probe_task: probes::task::ProbeTask::default(),
         }
     }
 
@@ -214,9 +207,9 @@ impl Pipeline {
         // Probes first: they need no backfill, and a restored firing probe alert keeps
         // being re-sent while a long source backfill runs. Started even without targets,
         // so a firing alert of a target removed from the configuration is resolved.
-        if self.probe_task.is_none() {
+        if !self.probe_task.is_started() {
             tracing::info!(targets = self.probes.len(), "database probes scheduled");
-            self.probe_task = Some(tokio::spawn(probes::run(self.probes.clone(), ctx.clone())));
+            self.probe_task.start(&self.probes, ctx);
         }
 
         // Sources.
@@ -302,6 +295,7 @@ impl Pipeline {
 
     async fn tick_inner(&mut self, now: DateTime<Utc>, ctx: &EvalContext) -> Result<(), EvalError> {
         let t = now.timestamp();
+        self.probe_task.check(&self.probes, ctx).await;
         let Some(evaluator) = self.evaluator.as_mut() else {
             return Err("tick before start".into());
         };

@@ -22,7 +22,7 @@ mod timefmt;
 
 pub use alerts::{AlertTransition, EvaluationCommit, StoredAlertState};
 pub use notifications::NotificationRecord;
-pub use outbox::{NewOutboxItem, OutboxItem};
+pub use outbox::{DueRows, InvalidOutboxItem, NewOutboxItem, OutboxItem};
 pub use snapshots::SloSnapshotRow;
 
 use std::path::{Path, PathBuf};

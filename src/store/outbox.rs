@@ -55,6 +55,35 @@ pub struct OutboxItem {
     pub last_error: Option<String>,
 }
 
+/// A row whose timestamps do not parse (a hand edit, a disk fault): no [`OutboxItem`]
+/// can be made of it. [`Store::outbox_due`] hands it out apart, and the worker gives up
+/// on it (recorded as undelivered, deleted), so one damaged row cannot stop every
+/// delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidOutboxItem {
+    /// Row id.
+    pub id: i64,
+    /// The receiver it was meant for.
+    pub receiver: String,
+    /// The serialised notification (it may still be readable).
+    pub payload: String,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+    /// `created_at` as stored.
+    pub created_at: String,
+    /// What cannot be read.
+    pub reason: String,
+}
+
+/// What [`Store::outbox_due`] hands out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueRows {
+    /// Rows to send.
+    pub items: Vec<OutboxItem>,
+    /// Due rows that cannot be read; to be given up on.
+    pub invalid: Vec<InvalidOutboxItem>,
+}
+
 const COLUMNS: &str =
     "id, created_at, receiver, alert_key, payload, attempts, next_attempt_at, last_error";
 
@@ -75,14 +104,45 @@ fn row_to_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxItem, String, S
     ))
 }
 
+/// Parse the timestamps: readable rows, and the rest with the reason.
+fn split(rows: Vec<(OutboxItem, String, String)>) -> (Vec<OutboxItem>, Vec<InvalidOutboxItem>) {
+    let mut good = Vec::with_capacity(rows.len());
+    let mut bad = Vec::new();
+    for (mut item, created, next) in rows {
+        let parsed = timefmt::read(&created)
+            .map_err(|e| format!("created_at: {e}"))
+            .and_then(|c| {
+                timefmt::read(&next)
+                    .map(|n| (c, n))
+                    .map_err(|e| format!("next_attempt_at: {e}"))
+            });
+        match parsed {
+            Ok((c, n)) => {
+                item.created_at = c;
+                item.next_attempt_at = n;
+                good.push(item);
+            }
+            Err(reason) => bad.push(InvalidOutboxItem {
+                id: item.id,
+                receiver: item.receiver,
+                payload: item.payload,
+                attempts: item.attempts,
+                created_at: created,
+                reason,
+            }),
+        }
+    }
+    (good, bad)
+}
+
 fn finish(rows: Vec<(OutboxItem, String, String)>) -> Result<Vec<OutboxItem>, StoreError> {
-    rows.into_iter()
-        .map(|(mut item, created, next)| {
-            item.created_at = timefmt::read(&created)?;
-            item.next_attempt_at = timefmt::read(&next)?;
-            Ok(item)
-        })
-        .collect()
+    match split(rows) {
+        (items, bad) if bad.is_empty() => Ok(items),
+        (_, bad) => Err(StoreError::Corrupt(format!(
+            "outbox row {}: {}",
+            bad[0].id, bad[0].reason
+        ))),
+    }
 }
 
 /// Insert rows inside a caller's transaction, replacing pending rows they supersede.
@@ -129,16 +189,14 @@ impl Store {
     }
 
     /// Rows to try now: for each receiver and alert only the oldest row, and only if it is
-    /// due; oldest first, at most `limit`.
-    pub fn outbox_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
+    /// due; oldest first, at most `limit`. A row whose `next_attempt_at` is no date at
+    /// all is due (it would otherwise wait forever, and hold back its alert's later
+    /// rows); rows with unreadable timestamps come back in [`DueRows::invalid`].
+    pub fn outbox_due(&self, now: DateTime<Utc>, limit: usize) -> Result<DueRows, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox o
-             WHERE o.next_attempt_at <= ?1
+             WHERE (o.next_attempt_at <= ?1 OR julianday(o.next_attempt_at) IS NULL)
                AND (o.alert_key = '' OR o.id = (SELECT min(i.id) FROM outbox i
                                                 WHERE i.receiver = o.receiver
                                                   AND i.alert_key = o.alert_key))
@@ -147,7 +205,8 @@ impl Store {
         let rows = stmt
             .query_map(params![timefmt::write(now), limit as i64], row_to_item)?
             .collect::<Result<Vec<_>, _>>()?;
-        finish(rows)
+        let (items, invalid) = split(rows);
+        Ok(DueRows { items, invalid })
     }
 
     /// Rows enqueued before `before`, oldest first, at most `limit`, each with whether a
@@ -203,8 +262,12 @@ impl Store {
     /// When the oldest pending row was enqueued, if any (how late a page may be).
     pub fn outbox_oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let conn = self.conn();
-        let oldest: Option<String> =
-            conn.query_row("SELECT min(created_at) FROM outbox", [], |r| r.get(0))?;
+        // Unreadable rows are given up on when due; they must not break the gauge.
+        let oldest: Option<String> = conn.query_row(
+            "SELECT min(created_at) FROM outbox WHERE julianday(created_at) IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
         oldest.map(|s| timefmt::read(&s)).transpose()
     }
 
@@ -307,6 +370,7 @@ mod tests {
         let due: Vec<_> = store
             .outbox_due(t(0), 100)
             .unwrap()
+            .items
             .into_iter()
             .map(|i| (i.receiver, i.payload))
             .collect();
@@ -322,17 +386,17 @@ mod tests {
         store
             .outbox_retry(ids[0], t(2), "connection refused")
             .unwrap();
-        let due = store.outbox_due(t(1), 100).unwrap();
+        let due = store.outbox_due(t(1), 100).unwrap().items;
         assert!(
             due.iter()
                 .all(|i| i.alert_key != "a1" || i.receiver != "am")
         );
-        let due = store.outbox_due(t(2), 100).unwrap();
+        let due = store.outbox_due(t(2), 100).unwrap().items;
         assert_eq!(due[0].payload, "fire");
         assert_eq!(due[0].attempts, 1);
         assert_eq!(due[0].last_error.as_deref(), Some("connection refused"));
         store.outbox_finish(ids[0], &record("am", true)).unwrap();
-        let due = store.outbox_due(t(2), 100).unwrap();
+        let due = store.outbox_due(t(2), 100).unwrap().items;
         assert!(due.iter().any(|i| i.payload == "resolve"));
     }
 
@@ -409,11 +473,54 @@ mod tests {
         store.outbox_retry(ids[1], t(4), "boom").unwrap();
         assert_eq!(store.outbox_next_due().unwrap(), Some(t(4)));
         assert_eq!(store.outbox_make_due(t(3)).unwrap(), 2);
-        assert_eq!(store.outbox_due(t(3), 10).unwrap().len(), 2);
+        assert_eq!(store.outbox_due(t(3), 10).unwrap().items.len(), 2);
         store.outbox_finish(ids[0], &record("am", false)).unwrap();
         assert_eq!(store.outbox_items().unwrap().len(), 1);
         let log = store.notifications(t(0), t(10)).unwrap();
         assert_eq!(log.len(), 1);
         assert!(!log[0].delivered);
+    }
+
+    /// Unreadable timestamps written behind the store's back: the rows come back apart
+    /// with the reason (a `next_attempt_at` that is no date at all counts as due), the
+    /// readable row is still handed out, and the age gauge's query skips them.
+    #[test]
+    fn rows_with_unreadable_timestamps_are_handed_out_apart() {
+        let store = Store::open_in_memory().unwrap();
+        let ids = store
+            .outbox_enqueue(
+                &[
+                    item("am", "a1", "", "x"),
+                    item("am", "a2", "", "y"),
+                    item("am", "a3", "", "z"),
+                ],
+                t(0),
+            )
+            .unwrap();
+        {
+            let conn = store.conn();
+            conn.execute("UPDATE outbox SET created_at = '' WHERE id = ?1", [ids[0]])
+                .unwrap();
+            conn.execute(
+                "UPDATE outbox SET next_attempt_at = 'never' WHERE id = ?1",
+                [ids[2]],
+            )
+            .unwrap();
+        }
+        let due = store.outbox_due(t(1), 10).unwrap();
+        assert_eq!(due.items.len(), 1);
+        assert_eq!(due.items[0].id, ids[1]);
+        let bad: Vec<(i64, &str)> = due
+            .invalid
+            .iter()
+            .map(|r| (r.id, r.reason.as_str()))
+            .collect();
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert_eq!(bad[0].0, ids[0]);
+        assert!(bad[0].1.starts_with("created_at: "), "{}", bad[0].1);
+        assert_eq!(bad[1].0, ids[2]);
+        assert!(bad[1].1.starts_with("next_attempt_at: "), "{}", bad[1].1);
+        assert_eq!(due.invalid[1].payload, "z");
+        assert_eq!(store.outbox_oldest().unwrap(), Some(t(0)));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
@@ -118,20 +118,92 @@ const MIGRATIONS: &[&str] = &[
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Apply missing migrations in one transaction each.
+///
+/// Each step reads `user_version` inside its own `BEGIN IMMEDIATE` transaction, which
+/// holds SQLite's write lock from the start: two processes opening a new or old store at
+/// once (the daemon and `burnwatch probe db`, or two replicas on one volume) then take
+/// turns, and the second sees the first one's version instead of applying the same
+/// migration again. An up-to-date store is recognised without the write lock, so readers
+/// do not wait for a busy daemon.
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current > VERSION {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found: current,
-            supported: VERSION,
-        });
+    let version = |conn: &Connection| -> Result<usize, StoreError> {
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if v > VERSION {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: v,
+                supported: VERSION,
+            });
+        }
+        usize::try_from(v).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "{}: schema version {v} is negative (not written by burnwatch)",
+                path.display()
+            ))
+        })
+    };
+    if version(conn)? == MIGRATIONS.len() {
+        return Ok(());
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = version(&tx)?;
+        let Some(sql) = MIGRATIONS.get(current) else {
+            return Ok(()); // up to date; dropping `tx` ends the empty transaction
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", (current + 1) as i64)?;
         tx.commit()?;
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two processes opening a new store at once. `other` holds the write lock and
+    /// migrates while the racer starts; the racer must see `other`'s version once it gets
+    /// the lock, not the 0 it could read before (which made it apply migration 1 again:
+    /// "table probe_runs already exists").
+    #[test]
+    fn a_concurrent_migration_is_not_applied_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let other = Connection::open(&path).unwrap();
+        other.pragma_update(None, "journal_mode", "WAL").unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let racer_path = path.clone();
+        let racer = std::thread::spawn(move || {
+            let mut c = Connection::open(&racer_path).unwrap();
+            c.busy_timeout(std::time::Duration::from_secs(20)).unwrap();
+            migrate(&mut c, &racer_path)
+        });
+        // Give the racer time to reach its first statement while the lock is held (it
+        // passes either way once fixed; this makes the old race happen reliably).
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            other.execute_batch(sql).unwrap();
+            other
+                .pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        other.execute_batch("COMMIT").unwrap();
+        racer.join().unwrap().unwrap();
+        let v: i64 = other
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, VERSION);
+    }
+
+    /// A negative `user_version` is no schema this build wrote; it is refused, not
+    /// mistaken for "up to date".
+    #[test]
+    fn a_negative_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let mut c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", -1).unwrap();
+        let err = migrate(&mut c, &path).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    }
 }

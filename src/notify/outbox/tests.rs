@@ -368,3 +368,60 @@ async fn notifications_that_no_longer_matter_expire_after_max_age_and_live_pages
         "{text}"
     );
 }
+
+/// A row whose timestamp cannot be read (a hand edit, a disk fault) used to fail the whole
+/// round, so no notification went out at all. It is now quarantined: recorded as
+/// undelivered with the reason, deleted, counted as `invalid`; the other rows go out.
+#[tokio::test]
+async fn a_row_with_a_corrupt_timestamp_is_quarantined_and_the_rest_delivered() {
+    let am = Recorder::new("am", 64, true, Mode::Accept);
+    let (outbox, store, telemetry) = outbox(vec![am.clone()]);
+    let ids = outbox
+        .enqueue(
+            &[
+                note("broken", State::Firing),
+                note("fine", State::Firing),
+                note("late", State::Firing),
+            ],
+            t(0),
+        )
+        .unwrap();
+    {
+        let conn = store.conn();
+        conn.execute(
+            "UPDATE outbox SET created_at = 'last tuesday' WHERE id = ?1",
+            [ids[0]],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE outbox SET next_attempt_at = 'soon' WHERE id = ?1",
+            [ids[2]],
+        )
+        .unwrap();
+    }
+    let r = outbox.deliver_due(t(0)).await.unwrap();
+    assert_eq!((r.delivered, r.rejected), (1, 2), "{r:?}");
+    assert_eq!(am.calls(), [vec!["fine:firing"]]);
+    assert!(
+        store.outbox_items().unwrap().is_empty(),
+        "quarantined rows are gone"
+    );
+    let log = all_notifications(&store);
+    assert_eq!(log.len(), 3, "{log:?}");
+    for slo in ["broken", "late"] {
+        let rec = log.iter().find(|r| r.slo_id == slo).unwrap();
+        assert!(!rec.delivered, "{rec:?}");
+        assert_eq!(rec.receiver, "am");
+        assert_eq!(rec.state, "firing", "the payload was still readable");
+        let error = rec.detail["error"].as_str().unwrap();
+        assert!(error.contains("bad timestamp"), "{error}");
+    }
+    assert!(log.iter().any(|r| r.slo_id == "fine" && r.delivered));
+    let text = telemetry.encode().unwrap();
+    assert!(
+        text.contains(r#"burnwatch_notifications_failed_total{receiver="am",reason="invalid"} 2"#),
+        "{text}"
+    );
+    // The next round has nothing left to trip over.
+    assert_eq!(outbox.deliver_due(t(1)).await.unwrap().total(), 0);
+}

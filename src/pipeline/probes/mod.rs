@@ -12,6 +12,7 @@
 //! the next run decides again instead of believing something was sent.
 
 pub mod alert;
+pub mod task;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -56,10 +57,12 @@ pub fn parse(
 }
 
 /// Run every target on its own interval until the task is aborted (dropping the future
-/// stops every target). Stored alert states are restored first.
+/// stops every target) or a target's loop ends ([`task`] restarts it then). Stored alert
+/// states are restored first.
 pub async fn run(targets: Vec<ProbeTarget>, ctx: EvalContext) {
     let mut states = restore(&targets, &ctx).await;
     let mut set = tokio::task::JoinSet::new();
+    let mut names = HashMap::new();
     for target in targets {
         let state = states.remove(&target.name).unwrap_or_else(|| {
             let fresh = ProbeAlertState::default();
@@ -76,9 +79,14 @@ pub async fn run(targets: Vec<ProbeTarget>, ctx: EvalContext) {
             alert = ?target.schedule.alert,
             "database probe scheduled"
         );
-        set.spawn(run_target(target, state, ctx.clone()));
+        let name = target.name.clone();
+        names.insert(set.spawn(run_target(target, state, ctx.clone())).id(), name);
     }
-    while set.join_next().await.is_some() {}
+    // A target's loop never ends. If one does, stop them all (dropping `set` aborts the
+    // rest): the pipeline sees the task end and restarts it ([`task::ProbeTask::check`]).
+    if let Some((target, cause)) = task::first_ended(&mut set, &names).await {
+        tracing::error!(target = %target, cause = %cause, "a database probe loop ended");
+    }
 }
 
 /// The stored alert state per target name. States of targets that are gone from the
